@@ -1,0 +1,62 @@
+# kuryr-go
+SHELL := /bin/bash
+GO ?= go
+BIN ?= bin
+TESTBED := hack/testbed.sh
+GOTEST_FLAGS ?= -count=1
+
+.PHONY: all build test test-unit test-integration test-e2e test-all generate verify-generated \
+	testbed-up testbed-down testbed-status quickstart fmt vet bench clean
+
+all: build
+
+## build: the controller, node daemon, CNI plugin and kuryrctl into ./bin
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## test: the fast unit suite (no root, no testbed)
+test test-unit:
+	$(GO) test $(GOTEST_FLAGS) ./...
+
+## test-integration: suites against the real testbed (brings it up if needed; root)
+test-integration: build
+	$(TESTBED) up
+	$(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags integration -timeout 30m ./test/testbed/... ./test/integration/...
+
+## test-e2e: end-to-end suites with the real kubelet (brings the testbed up if needed; root)
+test-e2e: build
+	$(TESTBED) up
+	$(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
+
+## test-all: unit, integration and end-to-end suites (what CI runs)
+test-all: test-unit test-integration test-e2e
+
+## generate: deepcopy code and CRD manifests from api/
+generate:
+	$(GO) tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(GO) tool controller-gen crd:crdVersions=v1 paths=./api/... output:crd:dir=deploy/crds
+
+verify-generated: generate
+	@git diff --exit-code -- api deploy/crds || { echo "generated files are stale: run make generate"; exit 1; }
+
+testbed-up:
+	$(TESTBED) up
+testbed-down:
+	$(TESTBED) down
+testbed-status:
+	$(TESTBED) status
+
+## quickstart: the seed scenario on the all-in-one testbed
+quickstart:
+	hack/quickstart.sh
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./test/...
+	$(GO) vet -tags e2e ./test/...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,75 @@
+// Package testbed holds the tests that prove the all-in-one testbed is real: Neutron binds and
+// activates ports, Open vSwitch carries pings and TCP, and the L3 agent routes between subnets.
+package testbed
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+)
+
+// DefaultEnvFile is where `hack/testbed.sh up` writes the testbed's endpoints and IDs.
+const DefaultEnvFile = "/var/lib/kuryr-testbed/env"
+
+// Env is the parsed env file.
+type Env map[string]string
+
+// LoadEnv reads the testbed env file (KURYR_TESTBED_ENV overrides the path) and skips the test
+// when the testbed is not up or the test does not run inside its network namespace.
+func LoadEnv(t testing.TB) Env {
+	t.Helper()
+	path := os.Getenv("KURYR_TESTBED_ENV")
+	if path == "" {
+		path = DefaultEnvFile
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("testbed not up (%v): run `hack/testbed.sh up`, then `make test-integration`", err)
+	}
+	defer f.Close()
+	env := Env{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	if os.Getuid() != 0 {
+		t.Skip("testbed tests need root")
+	}
+	if _, err := os.Stat("/proc/self/ns/net"); err != nil || !inNetns(env["TB_NETNS"]) {
+		t.Skipf("not inside the testbed network namespace %q: run through `hack/testbed.sh exec`", env["TB_NETNS"])
+	}
+	return env
+}
+
+// Get returns a required value.
+func (e Env) Get(t testing.TB, key string) string {
+	t.Helper()
+	v := e[key]
+	if v == "" {
+		t.Fatalf("testbed env file has no %s", key)
+	}
+	return v
+}
+
+// inNetns reports whether this process runs in the named network namespace.
+func inNetns(name string) bool {
+	if name == "" {
+		return false
+	}
+	self, err1 := os.Stat("/proc/self/ns/net")
+	named, err2 := os.Stat("/run/netns/" + name)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return os.SameFile(self, named)
+}
