@@ -118,7 +118,7 @@ int main(void) {
 EOF
   mkdir -p "$w/pause" "$w/bb/bin" "$w/bb/etc" "$w/bb/tmp" "$w/bb/proc" "$w/bb/sys" "$w/bb/dev" "$w/bb/root"
   gcc -static -Os -o "$w/pause/pause" "$w/pause.c" && strip "$w/pause/pause"
-  ldd /bin/busybox 2>&1 | grep 'not a dynamic' >/dev/null || die "/bin/busybox is not static (install busybox-static)"
+  case $(ldd /bin/busybox 2>&1 || true) in *"not a dynamic"*) ;; *) die "/bin/busybox is not static (install busybox-static)" ;; esac
   cp /bin/busybox "$w/bb/bin/busybox"
   local a
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$w/bb/bin/$a"; done
