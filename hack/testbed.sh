@@ -14,12 +14,15 @@
 #   neutron METHOD PATH [JSON]   a raw Neutron API call (noauth)
 #   vm-boot NAME [SUBNET_ID] [IP]   boot a "VM" (netns + Neutron port, default: demo's private subnet)
 #   vm-delete NAME
+#   kuryr-start        build this checkout and run kuryr-go on the testbed: CRDs, controller and
+#                      node daemon as processes, the CNI plugin and conflist for the kubelet
+#   kuryr-stop         stop the controller and the daemon
 #   build              only build the Kubernetes binaries and images into the cache
 # Settings: TB_CACHE (/var/cache/kuryr-go), TB_FIREWALL (openvswitch | iptables_hybrid).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TB_FIREWALL=${TB_FIREWALL:-openvswitch}
-for f in common packages build openstack kube topology vm; do
+for f in common packages build openstack kube topology vm kuryr; do
   # shellcheck source=/dev/null
   . "$HERE/testbed/lib/$f.sh"
 done
@@ -130,6 +133,8 @@ case $ACTION in
   neutron) require_up; napi "$@"; echo ;;
   vm-boot) require_up; vm_boot "$@" ;;
   vm-delete) require_up; vm_delete "$@" ;;
+  kuryr-start) require_root; require_up; kuryr_start ;;
+  kuryr-stop) require_root; kuryr_stop ;;
   build) require_root; mkdir -p "$TB_STATE"; install_packages; check_tools; build_all ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$ACTION" ] || exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$ACTION" ] || exit 2 ;;
 esac

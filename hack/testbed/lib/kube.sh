@@ -196,6 +196,7 @@ stop_kube() {
     # let kubelet stop the pods: it runs CNI DEL for each
     kubectl_ns delete pods --all -A --grace-period=1 --wait=true --timeout=60s >/dev/null 2>&1 || true
   fi
+  kuryr_stop   # after the pods: their CNI DEL and port release need the daemon and controller
   stop_pid kubelet
   local id pid cg
   if alive_pid "$TB_RUN/containerd.pid"; then
