@@ -22,11 +22,13 @@ test test-unit:
 ## test-integration: suites against the real testbed (brings it up if needed; root)
 test-integration: build
 	$(TESTBED) up
+	$(TESTBED) kuryr-stop   # the controller tests run their own controller
 	$(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags integration -timeout 30m ./test/testbed/... ./test/integration/...
 
 ## test-e2e: end-to-end suites with the real kubelet (brings the testbed up if needed; root)
 test-e2e: build
 	$(TESTBED) up
+	$(TESTBED) kuryr-start
 	$(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 
 ## test-all: unit, integration and end-to-end suites (what CI runs)
@@ -50,6 +52,11 @@ testbed-status:
 ## quickstart: the seed scenario on the all-in-one testbed
 quickstart:
 	hack/quickstart.sh
+
+## bench: pod bursts (bridge floor, raw Neutron, kuryr-go) on the testbed; N pods (default 50)
+N ?= 50
+bench:
+	hack/bench.sh -n $(N)
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')

@@ -17,6 +17,8 @@
 #   kuryr-start        build this checkout and run kuryr-go on the testbed: CRDs, controller and
 #                      node daemon as processes, the CNI plugin and conflist for the kubelet
 #   kuryr-stop         stop the controller and the daemon
+#   kuryr-build        only build this checkout into the testbed's bin directory
+#   bench-net          a 10.1.0.0/22 pod subnet on router1 and a kuryr.conf using it (benchmarks)
 #   build              only build the Kubernetes binaries and images into the cache
 # Settings: TB_CACHE (/var/cache/kuryr-go), TB_FIREWALL (openvswitch | iptables_hybrid).
 set -euo pipefail
@@ -133,8 +135,10 @@ case $ACTION in
   neutron) require_up; napi "$@"; echo ;;
   vm-boot) require_up; vm_boot "$@" ;;
   vm-delete) require_up; vm_delete "$@" ;;
-  kuryr-start) require_root; require_up; kuryr_start ;;
+  kuryr-start) require_root; require_up; kuryr_start "$@" ;;
+  kuryr-build) require_root; require_up; kuryr_build ;;
+  bench-net) require_root; require_up; create_bench_network ;;
   kuryr-stop) require_root; kuryr_stop ;;
   build) require_root; mkdir -p "$TB_STATE"; install_packages; check_tools; build_all ;;
-  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$ACTION" ] || exit 2 ;;
+  *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$ACTION" ] || exit 2 ;;
 esac

@@ -33,18 +33,19 @@ node_ready() {
   [ "$(kubectl_ns get node "$TB_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
-# kuryr_start: (re)build and start the controller and daemon; restarts them when running so
-# the processes always run this checkout's code.
+# kuryr_start [CONF]: (re)build and start the controller and daemon (with CONF, default the
+# testbed's kuryr.conf); restarts them when running so they always run this checkout's code.
 kuryr_start() {
-  local t0=$SECONDS
+  local t0=$SECONDS conf=${1:-$KURYR_CONF}
+  [ -f "$conf" ] || die "no such configuration file: $conf"
   progress "building kuryr-go (log: $LOG/kuryr-build.log)"
   kuryr_build
   kubectl_ns apply -f "$REPO/deploy/crds" >/dev/null || die "cannot install the CRDs from $REPO/deploy/crds"
   kuryr_stop
   mkdir -p "$(dirname "$KURYR_SOCK")"
-  start_bg kuryr-controller "$KURYR_BIN/kuryr-controller" --config "$KURYR_CONF" --leader-elect \
+  start_bg kuryr-controller "$KURYR_BIN/kuryr-controller" --config "$conf" --leader-elect \
     --leader-election-namespace kube-system
-  start_bg kuryr-daemon "$KURYR_BIN/kuryr-daemon" --config-file "$KURYR_CONF" --node-name "$TB_NODE" \
+  start_bg kuryr-daemon "$KURYR_BIN/kuryr-daemon" --config-file "$conf" --node-name "$TB_NODE" \
     --kubeconfig "$KUBECONFIG_ADMIN" --socket "$KURYR_SOCK"
   wait_healthy kuryr-controller 90 kuryr_health http://127.0.0.1:8082/ready
   wait_healthy kuryr-daemon 60 kuryr_health http://127.0.0.1:8090/ready

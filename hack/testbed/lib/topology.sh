@@ -117,3 +117,17 @@ ovs_bridge = br-int
 resource_tags = kuryr-testbed
 EOF
 }
+
+# create_bench_network: a larger pod subnet (10.1.0.0/22) for benchmarks with hundreds of pods,
+# on router1 like the seed's pod subnet, and a kuryr.conf that uses it.
+create_bench_network() {
+  # shellcheck source=/dev/null
+  . "$ENV_FILE"
+  local k8s net sub
+  k8s=$(project_id k8s)
+  net=$(ensure networks k8s-bench-net "$k8s" '{}')
+  sub=$(ensure subnets k8s-bench-subnet "$k8s" "{\"network_id\":\"$net\",\"ip_version\":4,\"cidr\":\"10.1.0.0/22\",\"gateway_ip\":\"10.1.3.254\",\"enable_dhcp\":false}")
+  router_add_subnet "$ROUTER_ID" "$sub"
+  sed -e "s/^pod_subnet = .*/pod_subnet = $sub/" "$KURYR_CONF" >"$ETC/kuryr-bench.conf"
+  echo "$ETC/kuryr-bench.conf"
+}

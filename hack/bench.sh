@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench: pod-networking benchmark on the testbed. In one run it measures
+#   1. the floor: a burst of N pods with the plain bridge + host-local CNI (no Neutron at all);
+#   2. the raw Neutron port-create rate with a bare client loop;
+#   3. the same burst with kuryr-go (controller and daemon as processes);
+# then writes JSON results, latency-cdf.png and timeline.png, and prints a table with ratios.
+#
+# usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]   (MODES: comma list of bridge,neutron,kuryr)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=50 OUT="" MODES=bridge,neutron,kuryr
+while getopts "n:o:m:" o; do
+  case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; m) MODES=$OPTARG ;; *) sed -n '2,9p' "$0"; exit 2 ;; esac
+done
+OUT=${OUT:-bench-results/n$N-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+TB=hack/testbed.sh
+export PATH=/usr/local/go/bin:$PATH
+has() { [[ ",$MODES," == *",$1,"* ]]; }
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+$TB up
+# shellcheck source=/dev/null
+. /var/lib/kuryr-testbed/env
+STATE=/var/lib/kuryr-testbed RUN=/run/kuryr-testbed
+CTL=$STATE/bin/kuryrctl
+$TB kuryr-build
+BENCH_CONF=$($TB bench-net)
+say "results in $OUT (N=$N, modes $MODES)"
+
+if has bridge; then
+  say "floor: plain bridge + host-local CNI, kuryr-go stopped"
+  $TB kuryr-stop
+  cp -f /usr/lib/cni/bridge /usr/lib/cni/host-local "$CNI_BIN_DIR/"
+  cat >"$CNI_CONF_DIR/05-bench-bridge.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "bench-bridge", "plugins": [{"type": "bridge", "bridge": "benchbr0",
+ "isGateway": true, "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam",
+ "ranges": [[{"subnet": "10.251.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+EOF
+  sleep 2   # containerd picks up the conflist change
+  rc=0
+  $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode bridge --pods "$N" --out "$OUT/bridge.json" || rc=$?
+  rm -f "$CNI_CONF_DIR/05-bench-bridge.conflist"
+  $TB exec ip link del benchbr0 2>/dev/null || true
+  [ $rc = 0 ] || { say "bridge burst failed"; exit $rc; }
+  sleep 2
+fi
+
+if has neutron; then
+  say "reference: raw Neutron port creates"
+  $TB exec "$CTL" --config "$BENCH_CONF" bench neutron --ports 30 --concurrency 4 --bulk 10 --host "$NODE_NAME" --out "$OUT/neutron.json"
+fi
+
+if has kuryr; then
+  say "kuryr-go: controller and daemon restarted with the benchmark subnet"
+  $TB kuryr-start "$BENCH_CONF"
+  $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode kuryr --pods "$N" --out "$OUT/kuryr.json" \
+    --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
+    --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni
+fi
+
+$TB exec "$CTL" bench report "$OUT"
+say "plots: $OUT/latency-cdf.png $OUT/timeline.png; JSON: $OUT/*.json"
+if has kuryr; then $TB kuryr-start >/dev/null; fi   # back to the testbed's own configuration

@@ -1,0 +1,356 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+// BurstOptions configures a pod burst.
+type BurstOptions struct {
+	Mode         string
+	Pods         int
+	Namespace    string
+	Image        string
+	NodeName     string // empty: let the scheduler place the pods
+	Parallel     int    // concurrent create requests
+	ReadyTimeout time.Duration
+	GoneTimeout  time.Duration
+	// Neutron, when set, is used to read the ports' created_at and to check that no port
+	// of the burst is left behind. ProjectID narrows the listing.
+	Neutron   openstack.Client
+	ProjectID string
+	// CNIEvents, when set, returns the daemon's CNI ADD completion times by pod UID.
+	CNIEvents func(ctx context.Context) (map[string]time.Time, error)
+}
+
+// tracker records, per pod name, the first time each stage was seen.
+type tracker struct {
+	mu      sync.Mutex
+	created map[string]time.Time
+	seen    map[string]map[string]time.Time
+	uids    map[string]string
+}
+
+func newTracker() *tracker {
+	return &tracker{created: map[string]time.Time{}, seen: map[string]map[string]time.Time{}, uids: map[string]string{}}
+}
+
+func (t *tracker) mark(pod, stage string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.seen[pod]
+	if m == nil {
+		m = map[string]time.Time{}
+		t.seen[pod] = m
+	}
+	if _, ok := m[stage]; !ok {
+		m[stage] = at
+	}
+}
+
+func (t *tracker) count(stage string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, m := range t.seen {
+		if _, ok := m[stage]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// RunBurst creates opts.Pods pods at once, waits until all are Ready, deletes them and waits
+// until they, their KuryrPorts and their Neutron ports are gone.
+func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts BurstOptions) (*BurstResult, error) {
+	if opts.Parallel <= 0 {
+		opts.Parallel = 10
+	}
+	if err := ensureNamespace(ctx, c, opts.Namespace); err != nil {
+		return nil, err
+	}
+	tr := newTracker()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); watchLoop(wctx, log, c, &corev1.PodList{}, opts.Namespace, tr.onPod) }()
+	go func() {
+		defer wg.Done()
+		watchLoop(wctx, log, c, &kuryrv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
+	}()
+	time.Sleep(500 * time.Millisecond) // let both watches start before the burst
+
+	res := &BurstResult{Kind: "burst", Mode: opts.Mode, Pods: opts.Pods, Start: time.Now()}
+	names := make(chan string)
+	errs := make(chan error, opts.Pods)
+	var cw sync.WaitGroup
+	for i := 0; i < opts.Parallel; i++ {
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			for name := range names {
+				pod := benchPod(opts, name)
+				tr.mu.Lock()
+				tr.created[name] = time.Now()
+				tr.mu.Unlock()
+				if err := c.Create(ctx, pod); err != nil {
+					errs <- fmt.Errorf("creating pod %s: %w", name, err)
+					continue
+				}
+				tr.mu.Lock()
+				tr.uids[name] = string(pod.UID)
+				tr.mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < opts.Pods; i++ {
+		names <- fmt.Sprintf("bench-%s-%03d", opts.Mode, i)
+	}
+	close(names)
+	cw.Wait()
+	close(errs)
+	for err := range errs {
+		return nil, err
+	}
+
+	deadline := time.Now().Add(opts.ReadyTimeout)
+	for tr.count(StageReady) < opts.Pods {
+		if time.Now().After(deadline) {
+			res.FailedPods = notReady(tr, opts.Pods)
+			log.Info("Pods not Ready in time", "ready", tr.count(StageReady), "pods", opts.Pods, "timeout", opts.ReadyTimeout)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	res.AllReady = lastStage(tr, StageReady, res.Start)
+	if res.AllReady > 0 {
+		res.PodsPerSecond = float64(tr.count(StageReady)) / res.AllReady
+	}
+	if opts.CNIEvents != nil {
+		if ev, err := opts.CNIEvents(ctx); err != nil {
+			log.Error(err, "Reading CNI ADD times from the daemon failed")
+		} else {
+			for name, uid := range tr.uids {
+				if at, ok := ev[uid]; ok {
+					tr.mark(name, StageCNIAdded, at)
+				}
+			}
+		}
+	}
+	if opts.Neutron != nil {
+		markPortCreated(ctx, log, opts, tr)
+	}
+	res.Samples = samples(tr)
+	res.Summary = summarizeStages(res.Samples)
+
+	start := time.Now()
+	left, err := deleteAndWait(ctx, c, opts, tr)
+	res.DeleteSeconds = time.Since(start).Seconds()
+	res.PortsLeft = left
+	if err != nil {
+		return res, err
+	}
+	if len(res.FailedPods) > 0 {
+		return res, fmt.Errorf("%d of %d pods not Ready within %s", len(res.FailedPods), opts.Pods, opts.ReadyTimeout)
+	}
+	return res, nil
+}
+
+func (t *tracker) onPod(obj runtime.Object, at time.Time) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			t.mark(p.Name, StageReady, at)
+		}
+	}
+}
+
+func (t *tracker) onKuryrPort(obj runtime.Object, at time.Time) {
+	kp, ok := obj.(*kuryrv1.KuryrPort)
+	if !ok {
+		return
+	}
+	for _, v := range kp.Status.VIFs {
+		t.mark(kp.Name, StageVIFRecorded, at)
+		if v.VIF.Active {
+			t.mark(kp.Name, StagePortActive, at)
+		}
+	}
+}
+
+// watchLoop watches list's kind in ns and calls fn with each object and the time it arrived,
+// re-establishing the watch until ctx ends.
+func watchLoop(ctx context.Context, log logr.Logger, c client.WithWatch, list client.ObjectList, ns string, fn func(runtime.Object, time.Time)) {
+	for ctx.Err() == nil {
+		w, err := c.Watch(ctx, list, client.InNamespace(ns))
+		if err != nil {
+			log.Error(err, "Watch failed, retrying")
+			time.Sleep(time.Second)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Added || ev.Type == watch.Modified {
+				fn(ev.Object, time.Now())
+			}
+		}
+		w.Stop()
+	}
+}
+
+func benchPod(opts BurstOptions, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: map[string]string{"app": "kuryr-bench", "mode": opts.Mode}},
+		Spec: corev1.PodSpec{
+			NodeName:                      opts.NodeName,
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			AutomountServiceAccountToken:  ptr.To(false),
+			Containers: []corev1.Container{{
+				Name: "main", Image: opts.Image, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sleep", "3600"},
+			}},
+		},
+	}
+}
+
+func ensureNamespace(ctx context.Context, c client.Client, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	// a new namespace needs its default service account before pods can be created
+	for i := 0; i < 100; i++ {
+		sa := &corev1.ServiceAccount{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: name, Name: "default"}, sa); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("namespace %s has no default service account (is kube-controller-manager running?)", name)
+}
+
+func notReady(tr *tracker, n int) []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []string
+	for name := range tr.created {
+		if _, ok := tr.seen[name][StageReady]; !ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func lastStage(tr *tracker, stage string, start time.Time) float64 {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var last time.Time
+	for _, m := range tr.seen {
+		if at, ok := m[stage]; ok && at.After(last) {
+			last = at
+		}
+	}
+	if last.IsZero() {
+		return 0
+	}
+	return last.Sub(start).Seconds()
+}
+
+func samples(tr *tracker) []PodSample {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := make([]PodSample, 0, len(tr.created))
+	for name, created := range tr.created {
+		s := PodSample{Name: name, UID: tr.uids[name], Created: created, Stages: map[string]float64{}}
+		for st, at := range tr.seen[name] {
+			s.Stages[st] = at.Sub(created).Seconds()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func markPortCreated(ctx context.Context, log logr.Logger, opts BurstOptions, tr *tracker) {
+	ports, err := opts.Neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
+	if err != nil {
+		log.Error(err, "Listing ports for their creation times failed")
+		return
+	}
+	byUID := map[string]time.Time{}
+	for _, p := range ports {
+		byUID[p.DeviceID] = p.CreatedAt
+	}
+	for name, uid := range tr.uids {
+		if at, ok := byUID[uid]; ok && !at.IsZero() {
+			tr.mark(name, StagePortCreated, at)
+		}
+	}
+}
+
+// deleteAndWait deletes the burst's pods and waits until pods, KuryrPorts and Neutron ports
+// are gone; it returns how many Neutron ports of the burst are left.
+func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *tracker) (int, error) {
+	if err := c.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(opts.Namespace),
+		client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode}, client.GracePeriodSeconds(0)); err != nil {
+		return -1, fmt.Errorf("deleting the burst's pods: %w", err)
+	}
+	tr.mu.Lock()
+	uids := map[string]bool{}
+	for _, u := range tr.uids {
+		uids[u] = true
+	}
+	tr.mu.Unlock()
+	deadline := time.Now().Add(opts.GoneTimeout)
+	left := -1
+	for {
+		var pods corev1.PodList
+		var kps kuryrv1.KuryrPortList
+		perr := c.List(ctx, &pods, client.InNamespace(opts.Namespace), client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode})
+		kerr := c.List(ctx, &kps, client.InNamespace(opts.Namespace))
+		left = 0
+		var nerr error
+		if opts.Neutron != nil {
+			var ports []openstack.Port
+			ports, nerr = opts.Neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
+			for _, p := range ports {
+				if uids[p.DeviceID] {
+					left++
+				}
+			}
+		}
+		if err := errors.Join(perr, kerr, nerr); err == nil && len(pods.Items) == 0 && len(kps.Items) == 0 && left == 0 {
+			return 0, nil
+		}
+		if time.Now().After(deadline) {
+			return left, fmt.Errorf("after %s: %d pods, %d KuryrPorts and %d Neutron ports of the burst are left",
+				opts.GoneTimeout, len(pods.Items), len(kps.Items), left)
+		}
+		select {
+		case <-ctx.Done():
+			return left, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

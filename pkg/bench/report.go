@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// Results is everything found in a result directory.
+type Results struct {
+	Bursts  []BurstResult  `json:"bursts"`
+	Neutron *NeutronResult `json:"neutron,omitempty"`
+	Plug    *PlugResult    `json:"plug,omitempty"`
+}
+
+// LoadDir reads every *.json result file of dir (except a previous summary).
+func LoadDir(dir string) (*Results, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	r := &Results{}
+	for _, f := range files {
+		if filepath.Base(f) == "summary.json" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var kind struct {
+			Kind string `json:"kind"`
+		}
+		if err := json.Unmarshal(b, &kind); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		switch kind.Kind {
+		case "burst":
+			var br BurstResult
+			if err := json.Unmarshal(b, &br); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			r.Bursts = append(r.Bursts, br)
+		case "neutron":
+			r.Neutron = &NeutronResult{}
+			if err := json.Unmarshal(b, r.Neutron); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+		case "plug":
+			r.Plug = &PlugResult{}
+			if err := json.Unmarshal(b, r.Plug); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+		}
+	}
+	sort.Slice(r.Bursts, func(i, j int) bool { return r.Bursts[i].Mode < r.Bursts[j].Mode })
+	return r, nil
+}
+
+func (r *Results) burst(mode string) *BurstResult {
+	for i := range r.Bursts {
+		if r.Bursts[i].Mode == mode {
+			return &r.Bursts[i]
+		}
+	}
+	return nil
+}
+
+// Ratios compares our figures with the references measured in the same run.
+func (r *Results) Ratios() map[string]float64 {
+	out := map[string]float64{}
+	bridge := r.burst("bridge")
+	for _, b := range r.Bursts {
+		if b.Mode == "bridge" {
+			continue
+		}
+		if bridge != nil && bridge.AllReady > 0 {
+			out[b.Mode+"/all_ready_vs_bridge"] = b.AllReady / bridge.AllReady
+		}
+		if r.Neutron != nil && r.Neutron.PerSecond > 0 {
+			out[b.Mode+"/pods_per_second_vs_neutron_creates"] = b.PodsPerSecond / r.Neutron.PerSecond
+		}
+		if s, ok := b.Summary[StageCNIAdded]; ok && r.Plug != nil && r.Plug.Latency.P50 > 0 {
+			out[b.Mode+"/cni_add_p50_vs_local_plug_p50"] = s.P50 / r.Plug.Latency.P50
+		}
+	}
+	return out
+}
+
+// PrintTable writes the short human-readable report.
+func (r *Results) PrintTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "mode\tpods\tstage (s since create)\tp50\tp90\tp99\tmax")
+	for _, b := range r.Bursts {
+		for _, st := range Stages {
+			s, ok := b.Summary[st]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n", b.Mode, b.Pods, st, s.P50, s.P90, s.P99, s.Max)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "mode\tall Ready (s)\tpods/s\tdelete (s)\tports left\tprocesses (CPU s, peak RSS MiB)\tNeutron calls")
+	for _, b := range r.Bursts {
+		var procs, calls []string
+		for _, p := range b.Processes {
+			procs = append(procs, fmt.Sprintf("%s %.1f/%.0f", p.Name, p.CPUSeconds, p.PeakRSSMiB))
+		}
+		for k, v := range b.NeutronCalls {
+			calls = append(calls, fmt.Sprintf("%s=%.0f", k, v))
+		}
+		sort.Strings(calls)
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\n", b.Mode, b.AllReady, b.PodsPerSecond, b.DeleteSeconds,
+			b.PortsLeft, strings.Join(procs, ", "), strings.Join(calls, " "))
+	}
+	tw.Flush()
+	if r.Neutron != nil {
+		fmt.Fprintf(w, "\nraw Neutron: %d port creates, %d in flight: %.2f/s (latency p50 %.2fs, p99 %.2fs)",
+			r.Neutron.Ports, r.Neutron.Concurrency, r.Neutron.PerSecond, r.Neutron.Latency.P50, r.Neutron.Latency.P99)
+		if r.Neutron.BulkPorts > 0 {
+			fmt.Fprintf(w, "; one bulk POST of %d ports: %.2fs", r.Neutron.BulkPorts, r.Neutron.BulkSeconds)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Plug != nil {
+		fmt.Fprintf(w, "local plug (veth + OVS add-port + netns config): p50 %.3fs, p99 %.3fs over %d\n",
+			r.Plug.Latency.P50, r.Plug.Latency.P99, r.Plug.Count)
+	}
+	ratios := r.Ratios()
+	keys := make([]string, 0, len(ratios))
+	for k := range ratios {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "ratio %s = %.2f\n", k, ratios[k])
+	}
+}
+
+var palette = []color.Color{
+	color.RGBA{R: 31, G: 119, B: 180, A: 255}, color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	color.RGBA{R: 44, G: 160, B: 44, A: 255}, color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255},
+}
+
+// Plot writes latency-cdf.png (pod Ready and CNI ADD latency per mode) and timeline.png (each
+// pod of each burst from create to Ready) into dir.
+func (r *Results) Plot(dir string) error {
+	p := plot.New()
+	p.Title.Text = "Pod latency CDF (seconds since create)"
+	p.X.Label.Text = "seconds"
+	p.Y.Label.Text = "fraction of pods"
+	p.Add(plotter.NewGrid())
+	ci := 0
+	for _, b := range r.Bursts {
+		for _, st := range []string{StageReady, StageCNIAdded} {
+			xs := stageValues(b.Samples, st)
+			if len(xs) == 0 {
+				continue
+			}
+			sort.Float64s(xs)
+			pts := make(plotter.XYs, len(xs))
+			for i, x := range xs {
+				pts[i] = plotter.XY{X: x, Y: float64(i+1) / float64(len(xs))}
+			}
+			l, err := plotter.NewLine(pts)
+			if err != nil {
+				return err
+			}
+			l.Color = palette[ci%len(palette)]
+			l.Width = vg.Points(1.5)
+			ci++
+			p.Add(l)
+			p.Legend.Add(fmt.Sprintf("%s %s (N=%d)", b.Mode, st, b.Pods), l)
+		}
+	}
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, 1
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.YOffs = vg.Points(40)
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, filepath.Join(dir, "latency-cdf.png")); err != nil {
+		return fmt.Errorf("saving the CDF plot: %w", err)
+	}
+
+	t := plot.New()
+	t.Title.Text = "Burst timeline: each pod from create to Ready"
+	t.X.Label.Text = "seconds since the burst started"
+	t.Y.Label.Text = "pod (in creation order)"
+	t.Add(plotter.NewGrid())
+	for bi, b := range r.Bursts {
+		ss := append([]PodSample(nil), b.Samples...)
+		sort.Slice(ss, func(i, j int) bool { return ss[i].Created.Before(ss[j].Created) })
+		first := true
+		for i, s := range ss {
+			ready, ok := s.Stages[StageReady]
+			if !ok {
+				continue
+			}
+			x0 := s.Created.Sub(b.Start).Seconds()
+			l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: float64(i)}, {X: x0 + ready, Y: float64(i)}})
+			if err != nil {
+				return err
+			}
+			l.Color = palette[bi%len(palette)]
+			l.Width = vg.Points(1)
+			t.Add(l)
+			if first {
+				t.Legend.Add(fmt.Sprintf("%s (N=%d)", b.Mode, b.Pods), l)
+				first = false
+			}
+		}
+	}
+	t.X.Min, t.Y.Min = 0, 0
+	t.Legend.Top = true
+	if err := t.Save(8*vg.Inch, 5*vg.Inch, filepath.Join(dir, "timeline.png")); err != nil {
+		return fmt.Errorf("saving the timeline plot: %w", err)
+	}
+	return nil
+}

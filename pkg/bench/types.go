@@ -1,0 +1,141 @@
+// Package bench measures how fast pods get networking: a burst of pods through the real
+// kubelet (with kuryr-go or with a plain bridge CNI as the floor), the raw Neutron port-create
+// rate, and the local plug time. Results are JSON files that `report` turns into a table and plots.
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"time"
+)
+
+// Stages of a pod's life the burst records, in order.
+const (
+	StagePortCreated = "port_created" // Neutron created_at (one-second resolution)
+	StageVIFRecorded = "vif_recorded" // the VIF appears in the KuryrPort status
+	StageCNIAdded    = "cni_added"    // the node daemon returned the CNI ADD result
+	StagePortActive  = "port_active"  // the KuryrPort VIF is marked active
+	StageReady       = "ready"        // the pod is Ready: what users see
+)
+
+// Stages lists the stages in report order.
+var Stages = []string{StagePortCreated, StageVIFRecorded, StageCNIAdded, StagePortActive, StageReady}
+
+// PodSample is one pod of a burst; stage values are seconds since the create request was sent.
+type PodSample struct {
+	Name    string             `json:"name"`
+	UID     string             `json:"uid,omitempty"`
+	Created time.Time          `json:"created"`
+	Stages  map[string]float64 `json:"stages"`
+}
+
+// Process is the resource use of one of our processes during a run.
+type Process struct {
+	Name       string  `json:"name"`
+	PID        int     `json:"pid"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	PeakRSSMiB float64 `json:"peakRssMiB"`
+}
+
+// BurstResult is one burst of pods in one mode.
+type BurstResult struct {
+	Kind           string             `json:"kind"` // "burst"
+	Mode           string             `json:"mode"` // kuryr, kuryr-pools, bridge
+	Pods           int                `json:"pods"`
+	Start          time.Time          `json:"start"`
+	AllReady       float64            `json:"allReadySeconds"`
+	PodsPerSecond  float64            `json:"podsPerSecond"`
+	DeleteSeconds  float64            `json:"deleteSeconds"`
+	PortsLeft      int                `json:"portsLeft"`
+	Samples        []PodSample        `json:"samples"`
+	Summary        map[string]Summary `json:"summary"`
+	NeutronCalls   map[string]float64 `json:"neutronCalls,omitempty"` // operation/result -> count during the run
+	Processes      []Process          `json:"processes,omitempty"`
+	FailedPods     []string           `json:"failedPods,omitempty"`
+	ConfigSnapshot map[string]string  `json:"config,omitempty"`
+}
+
+// NeutronResult is the raw Neutron port-create reference.
+type NeutronResult struct {
+	Kind        string  `json:"kind"` // "neutron"
+	Ports       int     `json:"ports"`
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"perSecond"`
+	Latency     Summary `json:"latency"`
+	BulkPorts   int     `json:"bulkPorts,omitempty"`
+	BulkSeconds float64 `json:"bulkSeconds,omitempty"`
+}
+
+// PlugResult is the local plug reference (veth + OVS add-port + netns config, no agent wait).
+type PlugResult struct {
+	Kind    string  `json:"kind"` // "plug"
+	Count   int     `json:"count"`
+	Latency Summary `json:"latency"`
+	Unplug  Summary `json:"unplug"`
+}
+
+// Summary holds order statistics in seconds.
+type Summary struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Summarize computes order statistics (nearest-rank) of xs.
+func Summarize(xs []float64) Summary {
+	if len(xs) == 0 {
+		return Summary{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	sum := 0.0
+	for _, x := range s {
+		sum += x
+	}
+	return Summary{N: len(s), P50: rank(0.50), P90: rank(0.90), P99: rank(0.99), Max: s[len(s)-1], Mean: sum / float64(len(s))}
+}
+
+// stageValues returns the values of one stage over the samples that have it.
+func stageValues(samples []PodSample, stage string) []float64 {
+	var xs []float64
+	for _, s := range samples {
+		if v, ok := s.Stages[stage]; ok {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+// summarizeStages computes the summary of every stage present in samples.
+func summarizeStages(samples []PodSample) map[string]Summary {
+	out := map[string]Summary{}
+	for _, st := range Stages {
+		if xs := stageValues(samples, st); len(xs) > 0 {
+			out[st] = Summarize(xs)
+		}
+	}
+	return out
+}
+
+// WriteJSON writes v to path.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+// Package config reads the node daemon's settings from kuryr.conf (the [cni_daemon],
+// [cni_health_server], [prometheus_exporter] and [neutron_defaults] sections kuryr-kubernetes
+// used) and from command-line flags, which win over the file.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// Active signals (see package daemon).
+var activeSignals = []string{"any", "neutron", "ovs", "none"}
+
+// Config is the daemon configuration.
+type Config struct {
+	ConfigFile string
+	NodeName   string
+	Kubeconfig string
+
+	// [cni_daemon]
+	SocketPath    string
+	VIFTimeout    time.Duration
+	ActiveTimeout time.Duration
+	ActiveSignal  string
+	OVSTimeout    time.Duration
+	OVSDB         string
+	OVSVsctl      string
+
+	// [neutron_defaults] ovs_bridge: the bridge whose presence makes the daemon ready.
+	Bridge string
+
+	// [cni_health_server] port and [prometheus_exporter] cni_exporter_port.
+	HealthAddr  string
+	MetricsAddr string
+
+	// Verbosity of the logs (0 info, 1 debug).
+	Verbosity int
+}
+
+// Defaults returns kuryr's defaults.
+func Defaults() Config {
+	return Config{
+		SocketPath: "/run/kuryr/daemon.sock", VIFTimeout: 60 * time.Second, ActiveTimeout: 60 * time.Second,
+		ActiveSignal: "any", OVSTimeout: 10 * time.Second, OVSVsctl: "ovs-vsctl", Bridge: "br-int",
+		HealthAddr: ":8090", MetricsAddr: ":9655",
+	}
+}
+
+// Load parses args (without the program name) and the configuration file they name.
+func Load(args []string, getenv func(string) string) (*Config, error) {
+	cfg := Defaults()
+	fs := flag.NewFlagSet("kuryr-daemon", flag.ContinueOnError)
+	fs.StringVar(&cfg.ConfigFile, "config-file", "", "kuryr.conf to read ([cni_daemon], [cni_health_server], [prometheus_exporter], [neutron_defaults])")
+	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: $KUBERNETES_NODE_NAME, else the host name)")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+	fs.StringVar(&cfg.SocketPath, "socket", cfg.SocketPath, "unix socket for the CNI plugin ([cni_daemon] daemon_socket)")
+	fs.DurationVar(&cfg.VIFTimeout, "vif-timeout", cfg.VIFTimeout, "wait for the pod's VIFs in its KuryrPort ([cni_daemon] vif_annotation_timeout)")
+	fs.DurationVar(&cfg.ActiveTimeout, "active-timeout", cfg.ActiveTimeout, "wait for a plugged port to be wired ([cni_daemon] vif_active_timeout)")
+	fs.StringVar(&cfg.ActiveSignal, "active-signal", cfg.ActiveSignal, "what ends the active wait: any, neutron, ovs or none ([cni_daemon] vif_active_signal)")
+	fs.DurationVar(&cfg.OVSTimeout, "ovs-timeout", cfg.OVSTimeout, "ovs-vsctl --timeout ([cni_daemon] ovs_vsctl_timeout)")
+	fs.StringVar(&cfg.OVSDB, "ovsdb", "", "ovs-vsctl --db, empty for its default ([cni_daemon] ovsdb_connection)")
+	fs.StringVar(&cfg.OVSVsctl, "ovs-vsctl", cfg.OVSVsctl, "ovs-vsctl binary")
+	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "integration bridge checked for readiness ([neutron_defaults] ovs_bridge)")
+	fs.StringVar(&cfg.HealthAddr, "health-addr", cfg.HealthAddr, "address of /ready and /alive ([cni_health_server] port)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port)")
+	fs.IntVar(&cfg.Verbosity, "v", 0, "log verbosity")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if cfg.ConfigFile != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if err := cfg.loadFile(set); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = getenv("KUBERNETES_NODE_NAME")
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("reading the host name: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	if cfg.Kubeconfig == "" {
+		cfg.Kubeconfig = getenv("KUBECONFIG")
+	}
+	return &cfg, cfg.Validate()
+}
+
+// Validate checks the values.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.VIFTimeout <= 0 || c.ActiveTimeout <= 0 || c.OVSTimeout <= 0 {
+		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	ok := false
+	for _, s := range activeSignals {
+		ok = ok || s == c.ActiveSignal
+	}
+	if !ok {
+		errs = append(errs, fmt.Errorf("active signal %q is not one of %v", c.ActiveSignal, activeSignals))
+	}
+	if !strings.HasPrefix(c.SocketPath, "/") {
+		errs = append(errs, fmt.Errorf("socket path %q must be absolute", c.SocketPath))
+	}
+	return errors.Join(errs...)
+}
+
+// loadFile applies the file's options, except those given as flags.
+func (c *Config) loadFile(flagSet map[string]bool) error {
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: false, Insensitive: false, AllowPythonMultilineValues: true}, c.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
+	}
+	var errs []error
+	str := func(flagName, section, key string, dst *string) {
+		if flagSet[flagName] || !f.Section(section).HasKey(key) {
+			return
+		}
+		*dst = f.Section(section).Key(key).String()
+	}
+	secs := func(flagName, section, key string, dst *time.Duration) {
+		if flagSet[flagName] || !f.Section(section).HasKey(key) {
+			return
+		}
+		v, err := f.Section(section).Key(key).Float64()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
+			return
+		}
+		*dst = time.Duration(v * float64(time.Second))
+	}
+	port := func(flagName, section, key string, dst *string) {
+		if flagSet[flagName] || !f.Section(section).HasKey(key) {
+			return
+		}
+		v, err := f.Section(section).Key(key).Int()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
+			return
+		}
+		*dst = fmt.Sprintf(":%d", v)
+	}
+	str("socket", "cni_daemon", "daemon_socket", &c.SocketPath)
+	secs("vif-timeout", "cni_daemon", "vif_annotation_timeout", &c.VIFTimeout)
+	secs("active-timeout", "cni_daemon", "vif_active_timeout", &c.ActiveTimeout)
+	str("active-signal", "cni_daemon", "vif_active_signal", &c.ActiveSignal)
+	secs("ovs-timeout", "cni_daemon", "ovs_vsctl_timeout", &c.OVSTimeout)
+	str("ovsdb", "cni_daemon", "ovsdb_connection", &c.OVSDB)
+	str("bridge", "neutron_defaults", "ovs_bridge", &c.Bridge)
+	str("node-name", "cni_daemon", "node_name", &c.NodeName)
+	str("kubeconfig", "kubernetes", "kubeconfig", &c.Kubeconfig)
+	port("health-addr", "cni_health_server", "port", &c.HealthAddr)
+	port("metrics-addr", "prometheus_exporter", "cni_exporter_port", &c.MetricsAddr)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAndEnv(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"KUBERNETES_NODE_NAME": "node-a", "KUBECONFIG": "/k"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeName != "node-a" || c.Kubeconfig != "/k" || c.SocketPath != "/run/kuryr/daemon.sock" || c.VIFTimeout != time.Minute ||
+		c.ActiveSignal != "any" || c.HealthAddr != ":8090" || c.MetricsAddr != ":9655" || c.Bridge != "br-int" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestFileThenFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kuryr.conf")
+	conf := `[DEFAULT]
+debug = true
+[kubernetes]
+api_root = https://127.0.0.1:6443
+[neutron_defaults]
+ovs_bridge = br-test
+[cni_daemon]
+daemon_socket = /tmp/k.sock
+vif_annotation_timeout = 30
+vif_active_timeout = 2.5
+vif_active_signal = ovs
+[cni_health_server]
+port = 18090
+[prometheus_exporter]
+cni_exporter_port = 19655
+controller_exporter_port = 9654
+`
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"--config-file", path, "--active-signal", "neutron", "--node-name", "n"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bridge != "br-test" || c.SocketPath != "/tmp/k.sock" || c.VIFTimeout != 30*time.Second || c.ActiveTimeout != 2500*time.Millisecond ||
+		c.ActiveSignal != "neutron" || c.HealthAddr != ":18090" || c.MetricsAddr != ":19655" || c.NodeName != "n" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for _, args := range [][]string{
+		{"--active-signal", "maybe", "--node-name", "n"},
+		{"--vif-timeout", "0s", "--node-name", "n"},
+		{"--socket", "rel.sock", "--node-name", "n"},
+		{"--config-file", "/nonexistent/kuryr.conf"},
+	} {
+		if _, err := Load(args, env(nil)); err == nil {
+			t.Errorf("%v: expected an error", args)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+// Package kpsource feeds the daemon with the KuryrPorts of its node from an informer cache
+// (label kuryr.openstack.org/nodeName=<node>) and looks pods up in the API server.
+package kpsource
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+)
+
+// Source is a KuryrPort cache for one node.
+type Source struct {
+	cache     cache.Cache
+	clientset kubernetes.Interface
+
+	mu      sync.Mutex
+	changed chan struct{}
+}
+
+// New builds the cache; Start must run before GetPort answers.
+func New(cfg *rest.Config, nodeName string) (*Source, error) {
+	scheme := runtime.NewScheme()
+	if err := kuryrv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering KuryrPort types: %w", err)
+	}
+	sel := labels.SelectorFromSet(labels.Set{kuryrv1.NodeNameLabel: nodeName})
+	c, err := cache.New(cfg, cache.Options{
+		Scheme: scheme,
+		ByObject: map[client.Object]cache.ByObject{
+			&kuryrv1.KuryrPort{}: {Label: sel},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the KuryrPort cache: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	return &Source{cache: c, clientset: cs, changed: make(chan struct{})}, nil
+}
+
+// Start runs the informer until ctx ends; it returns once the cache has synced (or failed).
+func (s *Source) Start(ctx context.Context, errc chan<- error) error {
+	inf, err := s.cache.GetInformer(ctx, &kuryrv1.KuryrPort{})
+	if err != nil {
+		return fmt.Errorf("getting the KuryrPort informer: %w", err)
+	}
+	notify := func(any) { s.notify() }
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, _ any) { s.notify() },
+		DeleteFunc: notify,
+	}); err != nil {
+		return fmt.Errorf("watching KuryrPorts: %w", err)
+	}
+	go func() { errc <- s.cache.Start(ctx) }()
+	if !s.cache.WaitForCacheSync(ctx) {
+		return fmt.Errorf("KuryrPort cache did not sync")
+	}
+	return nil
+}
+
+func (s *Source) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next KuryrPort event.
+func (s *Source) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// GetPort returns the cached KuryrPort, or nil.
+func (s *Source) GetPort(ctx context.Context, namespace, name string) (*kuryrv1.KuryrPort, error) {
+	kp := &kuryrv1.KuryrPort{}
+	err := s.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, kp)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading KuryrPort %s/%s from the cache: %w", namespace, name, err)
+	}
+	return kp, nil
+}
+
+// PodUID reads the pod from the API server (not cached: the daemon never lists pods).
+func (s *Source) PodUID(ctx context.Context, namespace, name string) (string, bool, error) {
+	pod, err := s.clientset.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading pod %s/%s: %w", namespace, name, err)
+	}
+	return string(pod.UID), true, nil
+}
+
+// APIHealthy checks the API server's /readyz.
+func (s *Source) APIHealthy(ctx context.Context) error {
+	res := s.clientset.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx)
+	if err := res.Error(); err != nil {
+		return fmt.Errorf("API server not ready: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package config reads kuryr.conf, the INI file kuryr-kubernetes used, with its group and
+// option names. Options this implementation does not know produce warnings; invalid or
+// missing required values stop the start-up with one line naming the option.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Authentication modes of the [neutron] group.
+const (
+	AuthNoAuth   = "noauth"
+	AuthPassword = "password"
+	AuthClouds   = "clouds"
+)
+
+// Config is the parsed kuryr.conf.
+type Config struct {
+	Kubernetes      Kubernetes
+	NeutronDefaults NeutronDefaults
+	Neutron         Neutron
+	Controller      Controller
+	HealthServer    HealthServer
+	Prometheus      Prometheus
+	VIFPool         VIFPool
+}
+
+// Kubernetes is the [kubernetes] group: API access and cluster identity.
+type Kubernetes struct {
+	// Kubeconfig, when set, is used instead of in-cluster configuration.
+	Kubeconfig         string
+	APIRoot            string
+	TokenFile          string
+	SSLCACrtFile       string
+	SSLClientCrtFile   string
+	SSLClientKeyFile   string
+	SSLVerifyServerCrt bool
+	// ClusterID scopes the Neutron resources of this cluster (ownership tag).
+	ClusterID string
+	// UseEvents enables Kubernetes Events on pods.
+	UseEvents bool
+	// VIFPoolDriver is parsed for the later port-pool work; only "noop" is implemented.
+	VIFPoolDriver string
+}
+
+// NeutronDefaults is the [neutron_defaults] group.
+type NeutronDefaults struct {
+	Project           string
+	PodSubnet         string
+	PodSecurityGroups []string
+	OVSBridge         string
+	ServiceSubnet     string
+	ExternalSvcNet    string
+	ExternalSvcSubnet string
+	// NetworkDeviceMTU overrides the network MTU when non-zero (the smaller one wins).
+	NetworkDeviceMTU int
+	ResourceTags     []string
+}
+
+// Neutron is the [neutron] group: how to reach and authenticate to Neutron.
+type Neutron struct {
+	// AuthType is noauth, password (Keystone v3) or clouds (clouds.yaml).
+	AuthType          string
+	AuthURL           string
+	Username          string
+	UserID            string
+	Password          string
+	ProjectName       string
+	ProjectID         string
+	UserDomainName    string
+	UserDomainID      string
+	ProjectDomainName string
+	ProjectDomainID   string
+	RegionName        string
+	// EndpointType is the catalog interface: public, internal or admin.
+	EndpointType string
+	// Endpoint is the Neutron URL for noauth (and an override of the catalog otherwise).
+	Endpoint string
+	// Cloud names the clouds.yaml entry; CloudsFile optionally names the file.
+	Cloud      string
+	CloudsFile string
+	CAFile     string
+	Insecure   bool
+	Timeout    time.Duration
+}
+
+// Controller is the [controller] group, specific to this implementation.
+type Controller struct {
+	// Workers is the number of pods reconciled in parallel.
+	Workers int
+	// ResyncPeriod re-reads every object from the cache this often.
+	ResyncPeriod time.Duration
+	// SweepPeriod is how often orphaned ports are looked for; 0 disables the sweep.
+	SweepPeriod time.Duration
+	// SweepGracePeriod protects ports younger than this from the sweep.
+	SweepGracePeriod time.Duration
+	// ActivePollInterval is the first interval of the ACTIVE poll; it grows from there.
+	ActivePollInterval time.Duration
+	// QuotaRetryInterval is the retry interval when Neutron reports quota or IP exhaustion.
+	QuotaRetryInterval time.Duration
+	// MaxRetryInterval caps the exponential back-off of transient errors.
+	MaxRetryInterval time.Duration
+}
+
+// HealthServer is the [health_server] group.
+type HealthServer struct{ Port int }
+
+// Prometheus is the [prometheus_exporter] group.
+type Prometheus struct{ ControllerExporterPort int }
+
+// VIFPool is the [vif_pool] group (parsed now, used by the port pools later).
+type VIFPool struct {
+	PortsPoolMin             int
+	PortsPoolMax             int
+	PortsPoolBatch           int
+	PortsPoolUpdateFrequency time.Duration
+	VIFPoolMapping           map[string]string
+}
+
+// OptionError names the option a start-up problem is about.
+type OptionError struct {
+	Group, Option, Problem string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("kuryr.conf: [%s] %s: %s", e.Group, e.Option, e.Problem)
+}

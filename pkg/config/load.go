@@ -1,0 +1,378 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// Defaults of the options that have one.
+const (
+	DefaultClusterID          = "kuryr"
+	DefaultOVSBridge          = "br-int"
+	DefaultHealthPort         = 8082
+	DefaultExporterPort       = 9654
+	DefaultWorkers            = 16
+	DefaultResyncPeriod       = 10 * time.Minute
+	DefaultSweepPeriod        = 90 * time.Second
+	DefaultSweepGracePeriod   = 5 * time.Minute
+	DefaultActivePollInterval = 500 * time.Millisecond
+	DefaultQuotaRetryInterval = 30 * time.Second
+	DefaultMaxRetryInterval   = 60 * time.Second
+	DefaultNeutronTimeout     = 60 * time.Second
+	maxTagLength              = 255
+)
+
+// Load reads and validates the file at path. The returned warnings name options that were
+// not recognised; the error, if any, names the first offending option.
+func Load(path string) (*Config, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kuryr.conf: reading %s: %w", path, err)
+	}
+	return Parse(data)
+}
+
+// Parse reads and validates kuryr.conf contents.
+func Parse(data []byte) (*Config, []string, error) {
+	f, err := ini.LoadSources(ini.LoadOptions{
+		// oslo.config has no inline comments: "#" inside a value is part of the value.
+		IgnoreInlineComment: true,
+		AllowShadows:        false,
+	}, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kuryr.conf: %w", err)
+	}
+	r := &reader{f: f, used: map[string]bool{}}
+	c := &Config{}
+	r.kubernetes(&c.Kubernetes)
+	r.neutronDefaults(&c.NeutronDefaults)
+	r.neutron(&c.Neutron)
+	r.controller(&c.Controller)
+	c.HealthServer.Port = r.port("health_server", "port", DefaultHealthPort)
+	c.Prometheus.ControllerExporterPort = r.port("prometheus_exporter", "controller_exporter_port", DefaultExporterPort)
+	r.vifPool(&c.VIFPool)
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	return c, r.unknown(), nil
+}
+
+func (r *reader) kubernetes(k *Kubernetes) {
+	const g = "kubernetes"
+	k.Kubeconfig = r.str(g, "kubeconfig", "")
+	k.APIRoot = r.str(g, "api_root", "")
+	k.TokenFile = r.str(g, "token_file", "")
+	k.SSLCACrtFile = r.str(g, "ssl_ca_crt_file", "")
+	k.SSLClientCrtFile = r.str(g, "ssl_client_crt_file", "")
+	k.SSLClientKeyFile = r.str(g, "ssl_client_key_file", "")
+	k.SSLVerifyServerCrt = r.boolean(g, "ssl_verify_server_crt", false)
+	k.ClusterID = r.str(g, "cluster_id", DefaultClusterID)
+	k.UseEvents = r.boolean(g, "use_events", true)
+	k.VIFPoolDriver = r.str(g, "vif_pool_driver", "noop")
+	switch {
+	case k.ClusterID == "":
+		r.fail(g, "cluster_id", "must not be empty")
+	case strings.ContainsAny(k.ClusterID, ", \t"):
+		r.fail(g, "cluster_id", "must not contain commas or blanks (it is part of a Neutron tag)")
+	case len(k.ClusterID) > 200:
+		r.fail(g, "cluster_id", "longer than 200 characters (Neutron tags are limited to 255)")
+	}
+	if k.APIRoot != "" {
+		if u, err := url.Parse(k.APIRoot); err != nil || u.Host == "" {
+			r.fail(g, "api_root", fmt.Sprintf("%q is not a URL", k.APIRoot))
+		}
+	}
+	if k.VIFPoolDriver != "noop" {
+		r.fail(g, "vif_pool_driver", fmt.Sprintf("%q is not supported yet (only noop)", k.VIFPoolDriver))
+	}
+}
+
+func (r *reader) neutronDefaults(n *NeutronDefaults) {
+	const g = "neutron_defaults"
+	n.Project = r.id(g, "project", true)
+	n.PodSubnet = r.id(g, "pod_subnet", true)
+	n.PodSecurityGroups = r.list(g, "pod_security_groups")
+	n.OVSBridge = r.str(g, "ovs_bridge", DefaultOVSBridge)
+	n.ServiceSubnet = r.id(g, "service_subnet", false)
+	n.ExternalSvcNet = r.id(g, "external_svc_net", false)
+	n.ExternalSvcSubnet = r.id(g, "external_svc_subnet", false)
+	n.NetworkDeviceMTU = r.integer(g, "network_device_mtu", 0)
+	n.ResourceTags = r.list(g, "resource_tags")
+	if len(n.PodSecurityGroups) == 0 {
+		r.fail(g, "pod_security_groups", "required")
+	}
+	for _, sg := range n.PodSecurityGroups {
+		if strings.ContainsAny(sg, " \t") {
+			r.fail(g, "pod_security_groups", fmt.Sprintf("%q is not an ID", sg))
+		}
+	}
+	if n.NetworkDeviceMTU < 0 || (n.NetworkDeviceMTU > 0 && n.NetworkDeviceMTU < 68) {
+		r.fail(g, "network_device_mtu", "must be 0 (use the network MTU) or at least 68")
+	}
+	for _, t := range n.ResourceTags {
+		if len(t) > maxTagLength {
+			r.fail(g, "resource_tags", fmt.Sprintf("tag %q is longer than %d characters", t, maxTagLength))
+		}
+	}
+}
+
+func (r *reader) neutron(n *Neutron) {
+	const g = "neutron"
+	n.AuthType = r.str(g, "auth_type", "")
+	n.AuthURL = r.str(g, "auth_url", "")
+	n.Username = r.str(g, "username", "")
+	n.UserID = r.str(g, "user_id", "")
+	n.Password = r.str(g, "password", "")
+	n.ProjectName = r.str(g, "project_name", "")
+	n.ProjectID = r.str(g, "project_id", "")
+	n.UserDomainName = r.str(g, "user_domain_name", "")
+	n.UserDomainID = r.str(g, "user_domain_id", "")
+	n.ProjectDomainName = r.str(g, "project_domain_name", "")
+	n.ProjectDomainID = r.str(g, "project_domain_id", "")
+	n.RegionName = r.str(g, "region_name", "")
+	n.EndpointType = r.str(g, "endpoint_type", "public")
+	n.Endpoint = r.str(g, "endpoint", "")
+	n.Cloud = r.str(g, "cloud", "")
+	n.CloudsFile = r.str(g, "clouds_file", "")
+	n.CAFile = r.str(g, "cafile", "")
+	n.Insecure = r.boolean(g, "insecure", false)
+	n.Timeout = r.duration(g, "timeout", DefaultNeutronTimeout)
+
+	switch n.AuthType {
+	case "":
+		n.AuthType = AuthPassword
+		if n.Cloud != "" {
+			n.AuthType = AuthClouds
+		}
+	case "v3password":
+		n.AuthType = AuthPassword
+	case AuthNoAuth, AuthPassword, AuthClouds:
+	default:
+		r.fail(g, "auth_type", fmt.Sprintf("%q is not supported (noauth, password, v3password or clouds)", n.AuthType))
+		return
+	}
+	switch strings.TrimSuffix(n.EndpointType, "URL") {
+	case "public", "internal", "admin":
+		n.EndpointType = strings.TrimSuffix(n.EndpointType, "URL")
+	default:
+		r.fail(g, "endpoint_type", fmt.Sprintf("%q is not one of public, internal, admin", n.EndpointType))
+	}
+	if n.Endpoint != "" {
+		if u, err := url.Parse(n.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail(g, "endpoint", fmt.Sprintf("%q is not an http(s) URL", n.Endpoint))
+		}
+	}
+	switch n.AuthType {
+	case AuthNoAuth:
+		if n.Endpoint == "" {
+			r.fail(g, "endpoint", "required with auth_type = noauth")
+		}
+	case AuthClouds:
+		if n.Cloud == "" {
+			r.fail(g, "cloud", "required with auth_type = clouds")
+		}
+	case AuthPassword:
+		switch {
+		case n.AuthURL == "":
+			r.fail(g, "auth_url", "required with auth_type = password (or set auth_type = noauth, or cloud)")
+		case n.Username == "" && n.UserID == "":
+			r.fail(g, "username", "required with auth_type = password")
+		case n.Password == "":
+			r.fail(g, "password", "required with auth_type = password")
+		case n.ProjectName == "" && n.ProjectID == "":
+			r.fail(g, "project_name", "required with auth_type = password")
+		}
+	}
+}
+
+func (r *reader) controller(c *Controller) {
+	const g = "controller"
+	c.Workers = r.integer(g, "workers", DefaultWorkers)
+	c.ResyncPeriod = r.duration(g, "resync_period", DefaultResyncPeriod)
+	c.SweepPeriod = r.duration(g, "sweep_period", DefaultSweepPeriod)
+	c.SweepGracePeriod = r.duration(g, "sweep_grace_period", DefaultSweepGracePeriod)
+	c.ActivePollInterval = r.duration(g, "active_poll_interval", DefaultActivePollInterval)
+	c.QuotaRetryInterval = r.duration(g, "quota_retry_interval", DefaultQuotaRetryInterval)
+	c.MaxRetryInterval = r.duration(g, "max_retry_interval", DefaultMaxRetryInterval)
+	if c.Workers < 1 || c.Workers > 256 {
+		r.fail(g, "workers", "must be between 1 and 256")
+	}
+	for opt, d := range map[string]time.Duration{
+		"resync_period": c.ResyncPeriod, "active_poll_interval": c.ActivePollInterval,
+		"quota_retry_interval": c.QuotaRetryInterval, "max_retry_interval": c.MaxRetryInterval,
+	} {
+		if d <= 0 {
+			r.fail(g, opt, "must be positive")
+		}
+	}
+	if c.SweepPeriod < 0 || c.SweepGracePeriod < 0 {
+		r.fail(g, "sweep_period", "must not be negative")
+	}
+}
+
+func (r *reader) vifPool(p *VIFPool) {
+	const g = "vif_pool"
+	p.PortsPoolMin = r.integer(g, "ports_pool_min", 5)
+	p.PortsPoolMax = r.integer(g, "ports_pool_max", 0)
+	p.PortsPoolBatch = r.integer(g, "ports_pool_batch", 10)
+	p.PortsPoolUpdateFrequency = r.duration(g, "ports_pool_update_frequency", 20*time.Second)
+	p.VIFPoolMapping = r.mapping(g, "vif_pool_mapping")
+	switch {
+	case p.PortsPoolBatch < 1:
+		r.fail(g, "ports_pool_batch", "must be at least 1")
+	case p.PortsPoolMin < 0:
+		r.fail(g, "ports_pool_min", "must not be negative")
+	case p.PortsPoolMax < 0:
+		r.fail(g, "ports_pool_max", "must not be negative")
+	case p.PortsPoolMax > 0 && p.PortsPoolMin > p.PortsPoolMax:
+		r.fail(g, "ports_pool_min", "must not exceed ports_pool_max")
+	}
+}
+
+// reader reads options, remembers which ones were read and keeps the first error.
+type reader struct {
+	f    *ini.File
+	used map[string]bool
+	err  error
+}
+
+func (r *reader) fail(group, opt, problem string) {
+	if r.err == nil {
+		r.err = &OptionError{Group: group, Option: opt, Problem: problem}
+	}
+}
+
+func (r *reader) raw(group, opt string) (string, bool) {
+	r.used[group+"\x00"+opt] = true
+	s, err := r.f.GetSection(group)
+	if err != nil || !s.HasKey(opt) {
+		return "", false
+	}
+	return strings.TrimSpace(s.Key(opt).Value()), true
+}
+
+func (r *reader) str(group, opt, def string) string {
+	if v, ok := r.raw(group, opt); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) id(group, opt string, required bool) string {
+	v := r.str(group, opt, "")
+	switch {
+	case v == "" && required:
+		r.fail(group, opt, "required")
+	case strings.ContainsAny(v, " \t,"):
+		r.fail(group, opt, fmt.Sprintf("%q is not an ID", v))
+	}
+	return v
+}
+
+func (r *reader) list(group, opt string) []string {
+	v, _ := r.raw(group, opt)
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *reader) mapping(group, opt string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range r.list(group, opt) {
+		k, v, ok := strings.Cut(kv, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			r.fail(group, opt, fmt.Sprintf("%q is not key:value", kv))
+			continue
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+func (r *reader) integer(group, opt string, def int) int {
+	v, ok := r.raw(group, opt)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(group, opt, fmt.Sprintf("%q is not an integer", v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) port(group, opt string, def int) int {
+	p := r.integer(group, opt, def)
+	if p < 0 || p > 65535 {
+		r.fail(group, opt, "must be a TCP port (0 disables)")
+	}
+	return p
+}
+
+func (r *reader) boolean(group, opt string, def bool) bool {
+	v, ok := r.raw(group, opt)
+	if !ok || v == "" {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true
+	case "false", "no", "off", "0":
+		return false
+	}
+	r.fail(group, opt, fmt.Sprintf("%q is not a boolean", v))
+	return def
+}
+
+// duration accepts kuryr's integer seconds as well as Go durations ("500ms", "2m").
+func (r *reader) duration(group, opt string, def time.Duration) time.Duration {
+	v, ok := r.raw(group, opt)
+	if !ok || v == "" {
+		return def
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(n * float64(time.Second))
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(group, opt, fmt.Sprintf("%q is neither seconds nor a duration", v))
+		return def
+	}
+	return d
+}
+
+// unknown lists options present in the file that nothing read, except kuryr-kubernetes
+// options this implementation deliberately ignores.
+func (r *reader) unknown() []string {
+	var out []string
+	for _, s := range r.f.Sections() {
+		for _, k := range s.Keys() {
+			if r.used[s.Name()+"\x00"+k.Name()] || ignored[s.Name()][k.Name()] || ignoredGroups[s.Name()] {
+				continue
+			}
+			out = append(out, fmt.Sprintf("kuryr.conf: [%s] %s: unknown option, ignored", s.Name(), k.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrOption reports whether err is a configuration error naming an option.
+func ErrOption(err error) (*OptionError, bool) {
+	var oe *OptionError
+	ok := errors.As(err, &oe)
+	return oe, ok
+}

@@ -1,0 +1,190 @@
+// Package podport gives every scheduled, non-hostNetwork pod a Neutron port and records it
+// in the pod's KuryrPort, which the node daemon reads to plug the pod.
+//
+// One reconciler handles both objects under the same key (KuryrPort name = pod name), so the
+// order of a pod's life is decided in one place:
+//
+//	pod finalizer -> KuryrPort (with finalizer) -> port: by stored ID, else adopt by
+//	device_id, else create -> status -> poll until ACTIVE (RequeueAfter, never blocking)
+//
+// and on pod deletion or completion: delete the port -> KuryrPort finalizer -> pod finalizer.
+package podport
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/vif"
+)
+
+// ControllerName names the controller in logs, metrics and Events.
+const ControllerName = "kuryr-podport"
+
+// EventRecorder is the part of the events API the reconciler uses (events.EventRecorder).
+type EventRecorder interface {
+	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// Timing holds the intervals of the reconciler.
+type Timing struct {
+	// ActivePoll is the first interval of the ACTIVE poll; it grows while the port waits.
+	ActivePoll time.Duration
+	// QuotaRetry is the retry interval after OverQuota or IP exhaustion.
+	QuotaRetry time.Duration
+	// TerminalRetry is the retry interval after errors a retry cannot fix by itself.
+	TerminalRetry time.Duration
+	// BackoffBase and BackoffMax bound the exponential back-off of transient errors.
+	BackoffBase, BackoffMax time.Duration
+}
+
+// DefaultTiming is used for zero fields of Reconciler.Timing.
+var DefaultTiming = Timing{
+	ActivePoll: 500 * time.Millisecond, QuotaRetry: 30 * time.Second, TerminalRetry: 2 * time.Minute,
+	BackoffBase: 250 * time.Millisecond, BackoffMax: 60 * time.Second,
+}
+
+// Reconciler reconciles pods and their KuryrPorts.
+type Reconciler struct {
+	// Client reads from the cache and writes to the API server.
+	Client client.Client
+	// APIReader reads from the API server directly (used when the cache lags); may be nil.
+	APIReader client.Reader
+	OpenStack openstack.Client
+	// Recorder posts Events on pods; nil disables them.
+	Recorder     EventRecorder
+	Network      *PodNetwork
+	ClusterID    string
+	ResourceTags []string
+	VIF          vif.Options
+	Timing       Timing
+	// Workers is the number of pods reconciled in parallel.
+	Workers int
+	// Trigger, if set, lets other components (the orphan sweep) enqueue a pod by sending a
+	// KuryrPort or Pod carrying its namespace and name.
+	Trigger <-chan event.GenericEvent
+	// SkipNameValidation allows several instances in one process (tests).
+	SkipNameValidation bool
+
+	// known remembers the port recorded for a pod UID, so a reconcile that reads a KuryrPort
+	// from a cache that has not seen the status write yet does not go looking for it.
+	known sync.Map // pod UID -> port ID
+	// ownCreates marks KuryrPorts created by this process; their creation event is skipped.
+	ownCreates sync.Map // pod UID -> struct{}
+	// rebinds counts binding retries per port ID.
+	rebinds sync.Map // port ID -> int
+}
+
+func (r *Reconciler) timing() Timing {
+	t := r.Timing
+	d := DefaultTiming
+	if t.ActivePoll <= 0 {
+		t.ActivePoll = d.ActivePoll
+	}
+	if t.QuotaRetry <= 0 {
+		t.QuotaRetry = d.QuotaRetry
+	}
+	if t.TerminalRetry <= 0 {
+		t.TerminalRetry = d.TerminalRetry
+	}
+	if t.BackoffBase <= 0 {
+		t.BackoffBase = d.BackoffBase
+	}
+	if t.BackoffMax <= 0 {
+		t.BackoffMax = d.BackoffMax
+	}
+	return t
+}
+
+// SetupWithManager registers the controller: pods (filtered to the changes that matter) and
+// KuryrPorts map to the same key; the optional Trigger channel adds requests from outside.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	t := r.timing()
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 16
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&corev1.Pod{}, builder.WithPredicates(podPredicate())).
+		Watches(&apiv1.KuryrPort{}, &handler.EnqueueRequestForObject{},
+			builder.WithPredicates(r.kuryrPortPredicate())).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: workers,
+			RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](t.BackoffBase, t.BackoffMax),
+				&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(100), 500)},
+			),
+			ReconciliationTimeout: 2 * time.Minute,
+			SkipNameValidation:    &r.SkipNameValidation,
+		})
+	if r.Trigger != nil {
+		b = b.WatchesRawSource(source.Channel(r.Trigger, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// podPredicate passes the pod changes that change what the controller has to do: creation,
+// scheduling, deletion, completion, and our finalizer going missing.
+func podPredicate() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			pod, ok := e.Object.(*corev1.Pod)
+			return ok && (managed(pod) || hasFinalizer(pod, apiv1.PodFinalizer))
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*corev1.Pod)
+			n, ok2 := e.ObjectNew.(*corev1.Pod)
+			if !ok1 || !ok2 {
+				return false
+			}
+			if !managed(n) && !hasFinalizer(n, apiv1.PodFinalizer) {
+				return false
+			}
+			return o.Spec.NodeName != n.Spec.NodeName ||
+				(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) ||
+				completed(o) != completed(n) ||
+				hasFinalizer(o, apiv1.PodFinalizer) != hasFinalizer(n, apiv1.PodFinalizer)
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
+}
+
+// kuryrPortPredicate ignores our own status writes and the creation events of KuryrPorts
+// this process just created; it passes deletions and edits made by others.
+func (r *Reconciler) kuryrPortPredicate() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			kp, ok := e.Object.(*apiv1.KuryrPort)
+			if !ok {
+				return false
+			}
+			_, own := r.ownCreates.Load(kp.Spec.PodUID)
+			return !own
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld, e.ObjectNew
+			return o.GetGeneration() != n.GetGeneration() ||
+				(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil) ||
+				hasFinalizer(o, apiv1.KuryrPortFinalizer) != hasFinalizer(n, apiv1.KuryrPortFinalizer)
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
+}

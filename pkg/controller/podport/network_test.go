@@ -1,0 +1,54 @@
+package podport
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/go-logr/logr"
+
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+)
+
+func TestResolvePodNetwork(t *testing.T) {
+	ok := config.NeutronDefaults{Project: "proj", PodSubnet: "subnet-1", PodSecurityGroups: []string{"sg-1"}}
+	osc := fake.New()
+	n, err := ResolvePodNetwork(context.Background(), osc, ok, logr.Discard())
+	if err != nil || n.Network.ID != "net-1" || n.Subnet.CIDR != "10.0.0.64/26" {
+		t.Fatalf("ResolvePodNetwork = %+v, %v", n, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*config.NeutronDefaults)
+		want   string
+	}{
+		{"subnet", func(d *config.NeutronDefaults) { d.PodSubnet = "nope" }, "kuryr.conf: [neutron_defaults] pod_subnet: subnet nope does not exist in Neutron"},
+		{"sg", func(d *config.NeutronDefaults) { d.PodSecurityGroups = []string{"sg-1", "nope"} }, "kuryr.conf: [neutron_defaults] pod_security_groups: security group nope does not exist in Neutron"},
+		{"service subnet", func(d *config.NeutronDefaults) { d.ServiceSubnet = "nope" }, "kuryr.conf: [neutron_defaults] service_subnet: subnet nope does not exist in Neutron"},
+	} {
+		d := ok
+		tc.mutate(&d)
+		if _, err := ResolvePodNetwork(context.Background(), osc, d, logr.Discard()); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	osc.EnableKeystone(openstack.Project{ID: "other"})
+	if _, err := ResolvePodNetwork(context.Background(), osc, ok, logr.Discard()); err == nil ||
+		err.Error() != "kuryr.conf: [neutron_defaults] project: project proj does not exist in Keystone" {
+		t.Errorf("project: error = %v", err)
+	}
+	down := fake.New()
+	down.Fail = func(string) error {
+		return openstack.NewError("get subnet", openstack.ClassTransient, "connection refused")
+	}
+	_, err = ResolvePodNetwork(context.Background(), down, ok, logr.Discard())
+	if !openstack.IsRetryable(err) {
+		t.Errorf("Neutron down: error %v should stay retryable", err)
+	}
+	var oe *config.OptionError
+	if !errors.As(err, &oe) || oe.Option != "pod_subnet" {
+		t.Errorf("Neutron down: error %v should still name the option", err)
+	}
+}

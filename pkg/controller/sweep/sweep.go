@@ -1,0 +1,151 @@
+// Package sweep deletes Neutron ports that carry this cluster's tag but belong to no pod,
+// and asks the pod controller to look at KuryrPorts whose port has disappeared. Both come
+// from one tag-filtered list per period, whatever the number of pods.
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/metrics"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+// Sweeper is a manager Runnable; it runs on the leader only.
+type Sweeper struct {
+	// Reader lists pods and KuryrPorts, normally from the manager's cache.
+	Reader    client.Reader
+	OpenStack openstack.Client
+	ClusterID string
+	Period    time.Duration
+	// Grace protects ports younger than this (created_at): their KuryrPort may not be
+	// written yet, or not be in the cache yet.
+	Grace time.Duration
+	// Enqueue asks the pod controller to reconcile a pod; may be nil.
+	Enqueue func(types.NamespacedName)
+	// WaitForCache blocks until the cache has synced; may be nil.
+	WaitForCache func(context.Context) bool
+	Log          logr.Logger
+	// Now is the clock, replaceable in tests.
+	Now func() time.Time
+}
+
+// Result sums up one sweep.
+type Result struct {
+	Listed, Referenced, Deleted, Missing int
+}
+
+// Start runs a sweep every Period until ctx ends. Errors are logged, never fatal.
+func (s *Sweeper) Start(ctx context.Context) error {
+	if s.Period <= 0 {
+		return nil
+	}
+	if s.WaitForCache != nil && !s.WaitForCache(ctx) {
+		return nil
+	}
+	t := time.NewTicker(s.Period)
+	defer t.Stop()
+	for {
+		if res, err := s.SweepOnce(ctx); err != nil {
+			s.Log.Error(err, "Port sweep failed")
+		} else if res.Deleted > 0 || res.Missing > 0 {
+			s.Log.Info("Port sweep done", "listed", res.Listed, "deleted", res.Deleted, "missing", res.Missing)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SweepOnce lists the cluster's ports once, deletes those no pod or KuryrPort claims and
+// that are older than Grace, and enqueues pods whose recorded port is not in the list.
+// A failed list deletes nothing.
+func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
+	var res Result
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	ports, err := s.OpenStack.ListPorts(ctx, openstack.PortFilter{Tags: []string{ownership.ClusterTag(s.ClusterID)}})
+	if err != nil {
+		return res, fmt.Errorf("listing the cluster's ports: %w", err)
+	}
+	res.Listed = len(ports)
+	// Read Kubernetes after Neutron: anything created in between is young and protected by
+	// the grace period, or is found in the caches.
+	var kps apiv1.KuryrPortList
+	if err := s.Reader.List(ctx, &kps); err != nil {
+		return res, fmt.Errorf("listing KuryrPorts: %w", err)
+	}
+	var pods corev1.PodList
+	if err := s.Reader.List(ctx, &pods); err != nil {
+		return res, fmt.Errorf("listing pods: %w", err)
+	}
+	recorded := map[string]types.NamespacedName{}
+	claimed := map[string]bool{} // pod UIDs with a KuryrPort
+	for i := range kps.Items {
+		kp := &kps.Items[i]
+		claimed[kp.Spec.PodUID] = true
+		for _, v := range kp.Status.VIFs {
+			if v.VIF.ID != "" {
+				recorded[v.VIF.ID] = types.NamespacedName{Namespace: kp.Namespace, Name: kp.Name}
+			}
+		}
+	}
+	livePods := map[string]bool{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			livePods[string(p.UID)] = true
+		}
+	}
+
+	inNeutron := map[string]bool{}
+	for i := range ports {
+		p := &ports[i]
+		inNeutron[p.ID] = true
+		if _, ok := recorded[p.ID]; ok {
+			res.Referenced++
+			continue
+		}
+		if p.DeviceOwner != openstack.DeviceOwnerKuryr {
+			continue // not a pod port (later: pool ports); never ours to collect here
+		}
+		uid := p.DeviceID
+		if tagUID, ok := ownership.PodUIDFromTags(p.Tags); ok {
+			uid = tagUID
+		}
+		if livePods[uid] || claimed[uid] {
+			continue // the pod controller adopts or releases it
+		}
+		if !p.CreatedAt.IsZero() && now().Sub(p.CreatedAt) < s.Grace {
+			continue
+		}
+		s.Log.Info("Deleting orphaned port", "portID", p.ID, "name", p.Name, "podUID", uid, "createdAt", p.CreatedAt)
+		if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
+			return res, fmt.Errorf("deleting orphaned port %s: %w", p.ID, err)
+		}
+		metrics.OrphansDeleted.Inc()
+		res.Deleted++
+	}
+	for id, key := range recorded {
+		if !inNeutron[id] {
+			res.Missing++
+			if s.Enqueue != nil {
+				s.Enqueue(key)
+			}
+		}
+	}
+	metrics.PortsManaged.Set(float64(res.Referenced))
+	return res, nil
+}

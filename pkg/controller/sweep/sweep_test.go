@@ -1,0 +1,94 @@
+package sweep
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	crfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+)
+
+func TestSweepOnce(t *testing.T) {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiv1.AddToScheme(s)
+	now := time.Now()
+	old, young := now.Add(-10*time.Minute), now.Add(-10*time.Second)
+	osc := fake.New()
+	tag := ownership.ClusterTag("c1")
+	port := func(name, uid string, created time.Time, owner string, tags ...string) openstack.Port {
+		return osc.AddPort(openstack.Port{Name: name, DeviceID: uid, DeviceOwner: owner, CreatedAt: created,
+			Tags: append([]string{tag, ownership.PodUIDTag(uid)}, tags...)})
+	}
+	recorded := port("recorded", "uid-rec", old, "compute:kuryr")
+	orphanOld := port("orphan-old", "uid-gone", old, "compute:kuryr")
+	orphanYoung := port("orphan-young", "uid-gone2", young, "compute:kuryr")
+	unrecorded := port("live-unrecorded", "uid-live", old, "compute:kuryr")
+	notPod := port("pool", "", old, "")
+	otherCluster := osc.AddPort(openstack.Port{Name: "other", DeviceOwner: "compute:kuryr", CreatedAt: old,
+		Tags: []string{ownership.ClusterTag("c2")}})
+
+	kp := func(name, uid, portID string) *apiv1.KuryrPort {
+		k := &apiv1.KuryrPort{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}, Spec: apiv1.KuryrPortSpec{PodUID: uid}}
+		if portID != "" {
+			k.Status.VIFs = map[string]apiv1.VIFStatus{"eth0": {Default: true, VIF: apiv1.VIF{ID: portID}}}
+		}
+		return k
+	}
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "live", Namespace: "ns", UID: "uid-live"}}
+	k8s := crfake.NewClientBuilder().WithScheme(s).WithObjects(
+		kp("recorded", "uid-rec", recorded.ID), kp("missing", "uid-missing", "port-vanished"), live).Build()
+
+	var enqueued []types.NamespacedName
+	sw := &Sweeper{Reader: k8s, OpenStack: osc, ClusterID: "c1", Grace: 5 * time.Minute, Now: func() time.Time { return now },
+		Enqueue: func(k types.NamespacedName) { enqueued = append(enqueued, k) }}
+	res, err := sw.SweepOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, p := range osc.Ports() {
+		left = append(left, p.ID)
+	}
+	for _, keep := range []openstack.Port{recorded, orphanYoung, unrecorded, notPod, otherCluster} {
+		if !slices.Contains(left, keep.ID) {
+			t.Errorf("port %s (%s) deleted, want kept", keep.Name, keep.ID)
+		}
+	}
+	if slices.Contains(left, orphanOld.ID) {
+		t.Error("old orphan not deleted")
+	}
+	if res.Deleted != 1 || res.Missing != 1 || res.Referenced != 1 {
+		t.Errorf("result = %+v", res)
+	}
+	if len(enqueued) != 1 || enqueued[0].Name != "missing" {
+		t.Errorf("enqueued = %v, want the KuryrPort whose port vanished", enqueued)
+	}
+
+	// A failed list deletes nothing.
+	osc.AddPort(openstack.Port{Name: "orphan-2", DeviceID: "uid-x", DeviceOwner: "compute:kuryr", CreatedAt: old, Tags: []string{tag}})
+	before := len(osc.Ports())
+	osc.Fail = func(op string) error {
+		if op == "list ports" {
+			return openstack.NewError(op, openstack.ClassTransient, "503")
+		}
+		return nil
+	}
+	if _, err := sw.SweepOnce(context.Background()); err == nil {
+		t.Fatal("want the list error")
+	}
+	if len(osc.Ports()) != before || osc.Calls("delete port") != 1 {
+		t.Error("ports deleted after a failed list")
+	}
+}

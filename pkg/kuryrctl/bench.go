@@ -1,0 +1,218 @@
+package kuryrctl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/bench"
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmarks: pod bursts, the raw Neutron create rate, and a report with plots",
+		Long: "Each subcommand writes one JSON result; `bench report` reads a directory of them, prints a\n" +
+			"table with ratios to the references and writes latency-cdf.png and timeline.png.\n" +
+			"`make bench` runs the whole sequence on the testbed.",
+	}
+	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchReportCmd())
+	return cmd
+}
+
+func newBenchPodsCmd(g *globals) *cobra.Command {
+	var (
+		opts       bench.BurstOptions
+		out        string
+		kubeconfig string
+		pidFiles   []string
+		metricsURL string
+		daemonURL  string
+	)
+	cmd := &cobra.Command{
+		Use:   "pods",
+		Short: "Create a burst of pods, wait until all are Ready, delete them and wait until their ports are gone",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := funcr.New(func(p, a string) { fmt.Fprintln(os.Stderr, p, a) }, funcr.Options{})
+			cfg, _, err := config.Load(g.configFile)
+			if err != nil {
+				return err
+			}
+			c, err := kubeClient(kubeconfig, cfg)
+			if err != nil {
+				return err
+			}
+			if opts.Mode != "bridge" {
+				_, oc, err := g.load(ctx)
+				if err != nil {
+					return err
+				}
+				opts.Neutron, opts.ProjectID = oc, cfg.NeutronDefaults.Project
+			}
+			if daemonURL != "" {
+				opts.CNIEvents = func(ctx context.Context) (map[string]time.Time, error) { return bench.FetchCNIEvents(ctx, daemonURL) }
+			}
+			var before map[string]float64
+			if metricsURL != "" {
+				before, _ = bench.ScrapeCounter(ctx, metricsURL, "kuryr_openstack_api_calls_total", "operation", "result")
+			}
+			procsBefore := usage(pidFiles)
+			res, runErr := bench.RunBurst(ctx, log, c, opts)
+			if res == nil {
+				return runErr
+			}
+			if metricsURL != "" {
+				after, err := bench.ScrapeCounter(ctx, metricsURL, "kuryr_openstack_api_calls_total", "operation", "result")
+				if err == nil {
+					res.NeutronCalls = bench.Diff(before, after)
+				}
+			}
+			for i, p := range usage(pidFiles) {
+				if i < len(procsBefore) && procsBefore[i].PID == p.PID {
+					p.CPUSeconds -= procsBefore[i].CPUSeconds
+				}
+				res.Processes = append(res.Processes, p)
+			}
+			if err := bench.WriteJSON(out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d pods, all Ready in %.2fs (%.2f pods/s), deleted in %.2fs, %d ports left -> %s\n",
+				res.Mode, res.Pods, res.AllReady, res.PodsPerSecond, res.DeleteSeconds, res.PortsLeft, out)
+			if runErr != nil {
+				return runErr
+			}
+			if res.PortsLeft != 0 {
+				return fmt.Errorf("%d Neutron ports of the burst were left behind", res.PortsLeft)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Mode, "mode", "kuryr", "label of this run: kuryr, kuryr-pools or bridge (bridge: no Neutron checks)")
+	f.IntVar(&opts.Pods, "pods", 50, "pods in the burst")
+	f.StringVar(&opts.Namespace, "namespace", "kuryr-bench", "namespace of the burst")
+	f.StringVar(&opts.Image, "image", "localhost/kuryr-testbed/busybox:1", "pod image (must be on the node: pull policy Never)")
+	f.StringVar(&opts.NodeName, "node", "", "bind the pods to this node (default: the scheduler places them)")
+	f.IntVar(&opts.Parallel, "parallel", 10, "concurrent create requests")
+	f.DurationVar(&opts.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long to wait for all pods to be Ready")
+	f.DurationVar(&opts.GoneTimeout, "gone-timeout", 5*time.Minute, "how long to wait for pods and ports to be gone")
+	f.StringVar(&out, "out", "burst.json", "result file")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringSliceVar(&pidFiles, "process", nil, "NAME=PIDFILE of a process whose CPU and peak RSS to report (repeatable)")
+	f.StringVar(&metricsURL, "controller-metrics", "", "controller /metrics URL, to count Neutron API calls")
+	f.StringVar(&daemonURL, "daemon-events", "", "node daemon CNI events URL, for the CNI ADD stage")
+	return cmd
+}
+
+func newBenchNeutronCmd(g *globals) *cobra.Command {
+	var (
+		opts bench.NeutronOptions
+		out  string
+	)
+	cmd := &cobra.Command{
+		Use:   "neutron",
+		Short: "Measure the raw Neutron port-create rate with a bare client loop",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, oc, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
+			if err != nil {
+				return fmt.Errorf("getting the pod subnet: %w", err)
+			}
+			opts.NetworkID, opts.SubnetID, opts.ProjectID = sn.NetworkID, sn.ID, cfg.NeutronDefaults.Project
+			opts.SGs = cfg.NeutronDefaults.PodSecurityGroups
+			res, err := bench.RunNeutron(ctx, oc, opts)
+			if err != nil {
+				return err
+			}
+			if err := bench.WriteJSON(out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "neutron: %d creates, %d in flight, %.2f/s -> %s\n", res.Ports, res.Concurrency, res.PerSecond, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Ports, "ports", 30, "ports to create")
+	f.IntVar(&opts.Concurrency, "concurrency", 4, "creates in flight")
+	f.IntVar(&opts.BulkPorts, "bulk", 10, "also time one bulk POST of this many ports (0: skip)")
+	f.StringVar(&opts.HostID, "host", "", "binding:host_id of the ports (a node with a live agent)")
+	f.StringVar(&out, "out", "neutron.json", "result file")
+	return cmd
+}
+
+func newBenchReportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report DIR",
+		Short: "Print the table and write the plots and summary.json for the results in DIR",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := bench.LoadDir(args[0])
+			if err != nil {
+				return err
+			}
+			r.PrintTable(cmd.OutOrStdout())
+			if err := r.Plot(args[0]); err != nil {
+				return err
+			}
+			summary := map[string]any{"results": r, "ratios": r.Ratios()}
+			return bench.WriteJSON(filepath.Join(args[0], "summary.json"), summary)
+		},
+	}
+}
+
+func kubeClient(kubeconfig string, cfg *config.Config) (client.WithWatch, error) {
+	if kubeconfig == "" {
+		kubeconfig = cfg.Kubernetes.Kubeconfig
+	}
+	if kubeconfig == "" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := kuryrv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return client.NewWithWatch(rc, client.Options{Scheme: s})
+}
+
+func usage(pidFiles []string) []bench.Process {
+	var out []bench.Process
+	for _, nf := range pidFiles {
+		name, file, ok := strings.Cut(nf, "=")
+		if !ok {
+			continue
+		}
+		pid, err := bench.PIDFromFile(file)
+		if err != nil {
+			continue
+		}
+		if p, err := bench.ProcessUsage(name, pid); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,236 @@
+package openstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	th "github.com/gophercloud/gophercloud/v2/testhelper"
+
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+)
+
+const portJSON = `{"port": {"id": "p1", "name": "pod-a", "network_id": "n1", "project_id": "proj",
+  "mac_address": "fa:16:3e:00:00:01", "status": "DOWN", "device_owner": "compute:kuryr", "device_id": "uid-1",
+  "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.70"}], "security_groups": ["sg1"],
+  "tags": ["kuryr.openstack.org/cluster=c1"], "binding:host_id": "node1", "binding:vif_type": "ovs",
+  "binding:vif_details": {"bridge_name": "br-int", "ovs_hybrid_plug": false, "port_filter": true},
+  "created_at": "2026-01-02T03:04:05Z"}}`
+
+func newTestClient(t *testing.T) (th.FakeServer, Client) {
+	t.Helper()
+	fs := th.SetupHTTP()
+	t.Cleanup(fs.Teardown)
+	c, err := NewNoAuth(config.Neutron{Endpoint: fs.Endpoint(), Timeout: 5 * time.Second})
+	th.AssertNoErr(t, err)
+	return fs, c
+}
+
+func extension(fs th.FakeServer, present bool) {
+	fs.Mux.HandleFunc("/v2.0/extensions/"+extTagOnCreate, func(w http.ResponseWriter, r *http.Request) {
+		if !present {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		fmt.Fprint(w, `{"extension": {"alias": "tag-ports-during-bulk-creation"}}`)
+	})
+}
+
+func TestCreatePortNoAuthSendsNoAuthHeadersAndProjectInBody(t *testing.T) {
+	fs, c := newTestClient(t)
+	extension(fs, true)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		th.TestMethod(t, r, http.MethodPost)
+		th.TestHeaderUnset(t, r, "X-Auth-Token")
+		th.TestHeaderUnset(t, r, "X-Project-Id")
+		th.TestJSONRequest(t, r, `{"port": {"name": "pod-a", "network_id": "n1", "project_id": "proj",
+		  "admin_state_up": true, "fixed_ips": [{"subnet_id": "s1"}], "device_owner": "compute:kuryr",
+		  "device_id": "uid-1", "binding:host_id": "node1", "security_groups": ["sg1"],
+		  "tags": ["kuryr.openstack.org/cluster=c1"]}}`)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, portJSON)
+	})
+	p, err := c.CreatePort(context.Background(), PortCreateOpts{
+		Name: "pod-a", NetworkID: "n1", ProjectID: "proj", SubnetIDs: []string{"s1"},
+		DeviceOwner: DeviceOwnerKuryr, DeviceID: "uid-1", HostID: "node1",
+		SecurityGroups: []string{"sg1"}, Tags: []string{"kuryr.openstack.org/cluster=c1"},
+	})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, "p1", p.ID)
+	th.AssertEquals(t, "node1", p.HostID)
+	th.AssertEquals(t, "br-int", p.VIFDetails["bridge_name"])
+	th.AssertEquals(t, "10.0.0.70", p.FixedIPs[0].IPAddress)
+	th.AssertEquals(t, 2026, p.CreatedAt.Year())
+}
+
+func TestCreatePortTagsAfterwardsWithoutExtension(t *testing.T) {
+	fs, c := newTestClient(t)
+	extension(fs, false)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		th.TestJSONRequest(t, r, `{"port": {"network_id": "n1", "admin_state_up": true}}`)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, portJSON)
+	})
+	tagged := false
+	fs.Mux.HandleFunc("/v2.0/ports/p1/tags", func(w http.ResponseWriter, r *http.Request) {
+		th.TestMethod(t, r, http.MethodPut)
+		th.TestJSONRequest(t, r, `{"tags": ["t1"]}`)
+		tagged = true
+		fmt.Fprint(w, `{"tags": ["t1"]}`)
+	})
+	p, err := c.CreatePort(context.Background(), PortCreateOpts{NetworkID: "n1", Tags: []string{"t1"}})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, true, tagged)
+	th.AssertDeepEquals(t, []string{"t1"}, p.Tags)
+}
+
+func TestBulkCreatePorts(t *testing.T) {
+	fs, c := newTestClient(t)
+	extension(fs, true)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		th.TestMethod(t, r, http.MethodPost)
+		th.TestJSONRequest(t, r, `{"ports": [{"network_id": "n1", "admin_state_up": true, "tags": ["a"]},
+		  {"network_id": "n1", "admin_state_up": true, "tags": ["b"]}]}`)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"ports": [{"id": "p1", "tags": ["a"]}, {"id": "p2", "tags": ["b"]}]}`)
+	})
+	ps, err := c.CreatePorts(context.Background(), []PortCreateOpts{
+		{NetworkID: "n1", Tags: []string{"a"}}, {NetworkID: "n1", Tags: []string{"b"}},
+	})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, 2, len(ps))
+	th.AssertEquals(t, "p2", ps[1].ID)
+}
+
+func TestListPortsFiltersAndFollowsPages(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		q := r.URL.Query()
+		th.AssertEquals(t, "kuryr.openstack.org/cluster=c1,x", q.Get("tags"))
+		th.AssertEquals(t, "uid-1", q.Get("device_id"))
+		if q.Get("marker") == "" {
+			fmt.Fprintf(w, `{"ports": [{"id": "p1"}], "ports_links": [{"rel": "next", "href": "%sv2.0/ports?tags=%s&device_id=uid-1&marker=p1"}]}`,
+				fs.Endpoint(), "kuryr.openstack.org%2Fcluster%3Dc1%2Cx")
+			return
+		}
+		fmt.Fprint(w, `{"ports": [{"id": "p2"}]}`)
+	})
+	ps, err := c.ListPorts(context.Background(), PortFilter{Tags: []string{"kuryr.openstack.org/cluster=c1", "x"}, DeviceID: "uid-1"})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, 2, len(ps))
+}
+
+func TestListPortsNeverHidesAFailedPage(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("marker") == "" {
+			fmt.Fprintf(w, `{"ports": [{"id": "p1"}], "ports_links": [{"rel": "next", "href": "%sv2.0/ports?marker=p1"}]}`, fs.Endpoint())
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	ps, err := c.ListPorts(context.Background(), PortFilter{})
+	if err == nil || ps != nil {
+		t.Fatalf("ListPorts = %v, %v; want nil and an error", ps, err)
+	}
+	th.AssertEquals(t, ClassTransient, ClassOf(err))
+}
+
+func TestDeletePortAlreadyGoneIsSuccess(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/ports/gone", func(w http.ResponseWriter, r *http.Request) {
+		th.TestMethod(t, r, http.MethodDelete)
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"NeutronError": {"type": "PortNotFound", "message": "Port gone could not be found.", "detail": ""}}`)
+	})
+	th.AssertNoErr(t, c.DeletePort(context.Background(), "gone"))
+}
+
+func TestErrorClasses(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		want   Class
+	}{
+		{"not found", 404, `{"NeutronError": {"type": "PortNotFound", "message": "no"}}`, ClassNotFound},
+		{"over quota", 409, `{"NeutronError": {"type": "OverQuota", "message": "Quota exceeded for resources: ['port']."}}`, ClassOverQuota},
+		{"subnet exhausted", 409, `{"NeutronError": {"type": "IpAddressGenerationFailure", "message": "No more IP addresses available on network n1."}}`, ClassSubnetExhausted},
+		{"other conflict", 409, `{"NeutronError": {"type": "MacAddressInUse", "message": "in use"}}`, ClassConflict},
+		{"server error", 500, `{"NeutronError": {"type": "HTTPInternalServerError", "message": "boom"}}`, ClassTransient},
+		{"unavailable", 503, ``, ClassTransient},
+		{"bad request", 400, `{"NeutronError": {"type": "HTTPBadRequest", "message": "Invalid input"}}`, ClassTerminal},
+		{"forbidden", 403, `{"NeutronError": {"type": "HTTPForbidden", "message": "no"}}`, ClassTerminal},
+		{"not implemented", 501, ``, ClassTerminal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, c := newTestClient(t)
+			fs.Mux.HandleFunc("/v2.0/ports/p1", func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			})
+			p, err := c.GetPort(context.Background(), "p1")
+			if p != nil {
+				t.Errorf("GetPort returned a port with an error")
+			}
+			th.AssertEquals(t, tc.want, ClassOf(err))
+			var e *Error
+			if !errors.As(err, &e) || e.Op != "get port" || e.StatusCode != tc.status {
+				t.Errorf("error = %#v", err)
+			}
+		})
+	}
+}
+
+func TestConnectionErrorIsTransient(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Teardown()
+	_, err := c.GetNetwork(context.Background(), "n1")
+	th.AssertEquals(t, ClassTransient, ClassOf(err))
+	th.AssertEquals(t, true, IsRetryable(err))
+}
+
+func TestGetNetworkSubnetSecurityGroup(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/networks/n1", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"network": {"id": "n1", "mtu": 1450, "provider:network_type": "vxlan"}}`)
+	})
+	fs.Mux.HandleFunc("/v2.0/subnets/s1", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"subnet": {"id": "s1", "network_id": "n1", "cidr": "10.0.0.64/26", "gateway_ip": "10.0.0.65",
+		  "dns_nameservers": ["8.8.8.8"], "host_routes": [{"destination": "10.1.0.0/16", "nexthop": "10.0.0.66"}]}}`)
+	})
+	fs.Mux.HandleFunc("/v2.0/security-groups/sg1", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"security_group": {"id": "sg1", "name": "default"}}`)
+	})
+	ctx := context.Background()
+	n, err := c.GetNetwork(ctx, "n1")
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, 1450, n.MTU)
+	s, err := c.GetSubnet(ctx, "s1")
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, "10.0.0.66", s.HostRoutes[0].NextHop)
+	sg, err := c.GetSecurityGroup(ctx, "sg1")
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, "default", sg.Name)
+	_, err = c.GetProject(ctx, "p")
+	th.AssertEquals(t, true, errors.Is(err, ErrNotSupported))
+}
+
+func TestUpdatePortSendsOnlySetFields(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/ports/p1", func(w http.ResponseWriter, r *http.Request) {
+		th.TestMethod(t, r, http.MethodPut)
+		th.TestJSONRequest(t, r, `{"port": {"binding:host_id": "node1"}}`)
+		fmt.Fprint(w, portJSON)
+	})
+	host := "node1"
+	p, err := c.UpdatePort(context.Background(), "p1", PortUpdateOpts{HostID: &host})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, "p1", p.ID)
+}

@@ -1,0 +1,324 @@
+//go:build integration
+
+// Package integration runs the controller against the real testbed (Kubernetes API server,
+// kubelet and Neutron inside network namespace kuryr-tb). Run it there:
+//
+//	nsenter --net=/run/netns/kuryr-tb go test -tags integration ./test/integration/...
+//
+// Tests skip when the testbed env file (/var/lib/kuryr-testbed/env, or $KURYR_TESTBED_ENV)
+// is missing.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+const defaultEnvFile = "/var/lib/kuryr-testbed/env"
+
+// Testbed is the parsed env file.
+type Testbed struct {
+	Env map[string]string
+}
+
+// LoadTestbed reads the env file or skips the test.
+func LoadTestbed(t testing.TB) *Testbed {
+	t.Helper()
+	path := os.Getenv("KURYR_TESTBED_ENV")
+	if path == "" {
+		path = defaultEnvFile
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("testbed not available (%s: %v); bring it up with hack/testbed.sh up", path, err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	tb := &Testbed{Env: env}
+	for _, k := range []string{"KUBECONFIG", "NEUTRON_ENDPOINT", "NODE_NAME", "K8S_PROJECT_ID", "POD_SUBNET_ID", "POD_SG_ID", "KURYR_CONF"} {
+		if env[k] == "" {
+			t.Fatalf("testbed env %s has no %s", path, k)
+		}
+	}
+	return tb
+}
+
+// Get returns one env value.
+func (tb *Testbed) Get(k string) string { return tb.Env[k] }
+
+// Config loads the testbed's kuryr.conf with a cluster ID of its own, so this test's sweep
+// only ever touches this test's ports, and fast intervals.
+func (tb *Testbed) Config(t testing.TB, clusterID string) *config.Config {
+	t.Helper()
+	cfg, _, err := config.Load(tb.Get("KURYR_CONF"))
+	if err != nil {
+		t.Fatalf("testbed kuryr.conf: %v", err)
+	}
+	cfg.Kubernetes.ClusterID = clusterID
+	cfg.Controller.SweepPeriod = 2 * time.Second
+	cfg.Controller.SweepGracePeriod = time.Minute
+	cfg.Controller.QuotaRetryInterval = 2 * time.Second
+	cfg.HealthServer.Port, cfg.Prometheus.ControllerExporterPort = 0, 0
+	return cfg
+}
+
+// Neutron is a noauth client of the testbed Neutron.
+func (tb *Testbed) Neutron(t testing.TB) openstack.Client {
+	t.Helper()
+	c, err := openstack.NewNoAuth(config.Neutron{Endpoint: tb.Get("NEUTRON_ENDPOINT"), Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Kube is a client of the testbed API server.
+func (tb *Testbed) Kube(t testing.TB) client.Client {
+	t.Helper()
+	rc, err := clientcmd.BuildConfigFromFlags("", tb.Get("KUBECONFIG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	c, err := client.New(rc, client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Namespace creates a namespace removed at the end of the test.
+func (tb *Testbed) Namespace(t testing.TB, kube client.Client) string {
+	t.Helper()
+	ns := "kuryr-it-" + randomSuffix()
+	if err := kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	})
+	return ns
+}
+
+// Controller is the kuryr-controller a test runs against.
+type Controller struct {
+	ClusterID string
+	// External is true when the testbed's own controller (holding the leader Lease) does
+	// the work; a second, in-process one would race with it.
+	External bool
+	// SweepPeriod and QuotaRetry bound how long the tests wait for those paths.
+	SweepPeriod, QuotaRetry time.Duration
+}
+
+// externalController reports the holder of the testbed controller's Lease if it is live.
+func externalController(t testing.TB, kube client.Client) (string, bool) {
+	switch os.Getenv("KURYR_IT_CONTROLLER") {
+	case "inprocess":
+		return "", false
+	case "external":
+		return "forced by KURYR_IT_CONTROLLER", true
+	}
+	var lease coordinationv1.Lease
+	if err := kube.Get(context.Background(), types.NamespacedName{Namespace: "kube-system", Name: "kuryr-controller"}, &lease); err != nil {
+		return "", false
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || lease.Spec.RenewTime == nil {
+		return "", false
+	}
+	ttl := 15 * time.Second
+	if lease.Spec.LeaseDurationSeconds != nil {
+		ttl = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+	}
+	if time.Since(lease.Spec.RenewTime.Time) > 2*ttl {
+		return "", false
+	}
+	return *lease.Spec.HolderIdentity, true
+}
+
+// StartController uses the testbed's running controller if there is one (it handles every
+// namespace, so a second one would compete for the same pods); otherwise it runs the
+// controller of this tree in-process, restricted to namespace ns, with a cluster ID of its
+// own and fast intervals, until the test ends.
+func (tb *Testbed) StartController(t testing.TB, kube client.Client, ns string) *Controller {
+	t.Helper()
+	if holder, ok := externalController(t, kube); ok {
+		cfg, _, err := config.Load(tb.Get("KURYR_CONF"))
+		if err != nil {
+			t.Fatalf("testbed kuryr.conf: %v", err)
+		}
+		t.Logf("using the testbed's running kuryr-controller (lease holder %s)", holder)
+		return &Controller{ClusterID: cfg.Kubernetes.ClusterID, External: true,
+			SweepPeriod: cfg.Controller.SweepPeriod, QuotaRetry: cfg.Controller.QuotaRetryInterval}
+	}
+	cfg := tb.Config(t, "it-"+randomSuffix())
+	tb.runController(t, cfg, ns)
+	return &Controller{ClusterID: cfg.Kubernetes.ClusterID, SweepPeriod: cfg.Controller.SweepPeriod,
+		QuotaRetry: cfg.Controller.QuotaRetryInterval}
+}
+
+func (tb *Testbed) runController(t testing.TB, cfg *config.Config, ns string) {
+	t.Helper()
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("kuryr-it-%s-%s.log", sanitize(t.Name()), randomSuffix()))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zap.New(zap.WriteTo(logFile), zap.UseDevMode(true))
+	ctrl.SetLogger(log)
+	rc, err := clientcmd.BuildConfigFromFlags("", tb.Get("KUBECONFIG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := app.Options{MetricsAddr: "0", HealthAddr: "0", Namespaces: []string{ns}, SkipNameValidation: true}
+	osc, podNet, err := app.Prepare(ctx, cfg, 30*time.Second, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("controller start-up: %v", err)
+	}
+	mgr, err := app.NewManager(rc, cfg, opts, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := app.Setup(mgr, cfg, opts, osc, podNet, log); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("controller: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("controller did not stop")
+		}
+		logFile.Close()
+		if t.Failed() {
+			t.Logf("controller log: %s", logPath)
+		} else {
+			os.Remove(logPath)
+		}
+	})
+}
+
+// SetPortQuota sets the project's port quota (raw Neutron API; not part of the product
+// client) and returns the previous limit.
+func (tb *Testbed) SetPortQuota(t testing.TB, project string, limit int) int {
+	t.Helper()
+	base := strings.TrimSuffix(tb.Get("NEUTRON_ENDPOINT"), "/") + "/v2.0/quotas/" + project
+	var cur struct {
+		Quota struct {
+			Port int `json:"port"`
+		} `json:"quota"`
+	}
+	tb.neutronJSON(t, http.MethodGet, base, nil, &cur)
+	body, _ := json.Marshal(map[string]any{"quota": map[string]any{"port": limit}})
+	tb.neutronJSON(t, http.MethodPut, base, body, nil)
+	return cur.Quota.Port
+}
+
+// PortsInUse returns the number of ports the project uses, from quota details.
+func (tb *Testbed) PortsInUse(t testing.TB, project string) int {
+	t.Helper()
+	var d struct {
+		Quota struct {
+			Port struct {
+				Used int `json:"used"`
+			} `json:"port"`
+		} `json:"quota"`
+	}
+	tb.neutronJSON(t, http.MethodGet, strings.TrimSuffix(tb.Get("NEUTRON_ENDPOINT"), "/")+"/v2.0/quotas/"+project+"/details", nil, &d)
+	return d.Quota.Port.Used
+}
+
+func (tb *Testbed) neutronJSON(t testing.TB, method, url string, body []byte, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// Eventually polls cond every interval until it returns true or timeout passes.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(interval)
+	}
+}
