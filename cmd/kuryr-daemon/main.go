@@ -102,10 +102,14 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	opts := daemon.DefaultOptions()
 	opts.VIFTimeout, opts.ActiveTimeout, opts.ActiveSignal = cfg.VIFTimeout, cfg.ActiveTimeout, cfg.ActiveSignal
 	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger, Tags: ovsClient, Opts: opts, Metrics: daemon.NewMetrics(reg)}
-	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni")}
+	events := daemon.NewEvents(2048)
+	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni"), Events: events}
 
 	errc := make(chan error, 4)
-	serveHTTP(ctx, log, "health", cfg.HealthAddr, health.HealthHandler(), errc)
+	healthMux := http.NewServeMux()
+	healthMux.Handle("/", health.HealthHandler())
+	healthMux.Handle("GET /debug/cni", events) // recent CNI requests with their timings
+	serveHTTP(ctx, log, "health", cfg.HealthAddr, healthMux, errc)
 	serveHTTP(ctx, log, "metrics", cfg.MetricsAddr, daemon.MetricsHandler(reg), errc)
 
 	l, err := daemon.Listen(cfg.SocketPath)

@@ -33,6 +33,8 @@ type Server struct {
 	Service *Service
 	Ready   Readiness
 	Log     logr.Logger
+	// Events, when set, records every completed request.
+	Events *Events
 }
 
 // Handler returns the HTTP handler.
@@ -100,6 +102,11 @@ func (s *Server) serveCNI(w http.ResponseWriter, r *http.Request) {
 
 	result, err := s.dispatch(ctx, &req)
 	s.Service.Metrics.observeRequest(req.Command, err, time.Since(start))
+	if s.Events != nil {
+		ref, _ := ParseArgs(req.Args)
+		s.Events.Add(Event{Command: req.Command, Pod: ref.String(), PodUID: ref.UID, ContainerID: req.ContainerID,
+			Start: start, End: time.Now(), Result: resultLabel(err)})
+	}
 	if err != nil {
 		cerr := cniError(err)
 		log.Error(err, "CNI request failed", "code", cerr.Code, "duration", time.Since(start).String(),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,4 +224,17 @@ func TestPluginBinaryErrors(t *testing.T) {
 	if r := runPlugin(t, "DEL", netns, d.socket, "1.0.0", nil); r.errorCode(t) != 11 {
 		t.Fatalf("DEL with daemon down: %s", r.stdout)
 	}
+}
+
+func TestEventsRing(t *testing.T) {
+	e := NewEvents(3)
+	for i := 0; i < 5; i++ {
+		e.Add(Event{Command: "ADD", Pod: fmt.Sprint(i)})
+	}
+	got := e.List()
+	if len(got) != 3 || got[0].Pod != "2" || got[2].Pod != "4" {
+		t.Fatalf("ring kept %+v, want pods 2,3,4", got)
+	}
+	var nilEvents *Events
+	nilEvents.Add(Event{}) // a server without events must not panic
 }
