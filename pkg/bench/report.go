@@ -197,8 +197,9 @@ func (r *Results) Plot(dir string) error {
 	t := plot.New()
 	t.Title.Text = "Burst timeline: each pod from create to Ready"
 	t.X.Label.Text = "seconds since the burst started"
-	t.Y.Label.Text = "pod (in creation order)"
+	t.Y.Label.Text = "pod (in creation order, one band per mode)"
 	t.Add(plotter.NewGrid())
+	base := 0
 	for bi, b := range r.Bursts {
 		ss := append([]PodSample(nil), b.Samples...)
 		sort.Slice(ss, func(i, j int) bool { return ss[i].Created.Before(ss[j].Created) })
@@ -209,7 +210,8 @@ func (r *Results) Plot(dir string) error {
 				continue
 			}
 			x0 := s.Created.Sub(b.Start).Seconds()
-			l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: float64(i)}, {X: x0 + ready, Y: float64(i)}})
+			y := float64(base + i)
+			l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: y}, {X: x0 + ready, Y: y}})
 			if err != nil {
 				return err
 			}
@@ -221,6 +223,7 @@ func (r *Results) Plot(dir string) error {
 				first = false
 			}
 		}
+		base += len(ss) + max(1, len(ss)/10) // a gap between the bands
 	}
 	t.X.Min, t.Y.Min = 0, 0
 	t.Legend.Top = true
