@@ -5,7 +5,7 @@ BIN ?= bin
 TESTBED := hack/testbed.sh
 GOTEST_FLAGS ?= -count=1
 
-.PHONY: all build test test-unit test-integration test-e2e test-all generate verify-generated \
+.PHONY: all build test test-unit test-integration test-e2e test-e2e-hybrid test-all generate verify-generated \
 	testbed-up testbed-down testbed-status quickstart fmt vet bench clean
 
 all: build
@@ -31,8 +31,16 @@ test-e2e: build
 	$(TESTBED) kuryr-start
 	$(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 
+## test-e2e-hybrid: the hybrid (qbr/qvb/qvo) plug with the OVS agent's iptables_hybrid firewall;
+## switches the testbed's agent to it and back
+test-e2e-hybrid: build
+	TB_FIREWALL=iptables_hybrid $(TESTBED) up
+	$(TESTBED) kuryr-start
+	rc=0; $(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 10m -run TestHybridPlug -v ./test/e2e/... || rc=$$?; \
+	  TB_FIREWALL=openvswitch $(TESTBED) up >/dev/null; exit $$rc
+
 ## test-all: unit, integration and end-to-end suites (what CI runs)
-test-all: test-unit test-integration test-e2e
+test-all: test-unit test-integration test-e2e test-e2e-hybrid
 
 ## generate: deepcopy code and CRD manifests from api/
 generate:

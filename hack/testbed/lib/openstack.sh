@@ -178,7 +178,23 @@ start_neutron() {
     --log-file "$LOG/neutron-server.log"
 }
 
+ovs_agent_started_at() {
+  in_ns curl -s "$(neutron_url)/v2.0/agents?binary=neutron-openvswitch-agent&host=$TB_NODE" | jq -r '.agents[0].started_at // empty'
+}
+agent_restarted() { local now; now=$(ovs_agent_started_at); [ -n "$now" ] && [ "$now" != "$1" ]; }
+
 start_agents() {
+  # a firewall change (TB_FIREWALL) needs the OVS agent restarted with the new configuration
+  if alive_pid "$TB_RUN/neutron-openvswitch-agent.pid" && [ "$(cat "$TB_STATE/firewall" 2>/dev/null)" != "$TB_FIREWALL" ]; then
+    log "OVS agent firewall changes to $TB_FIREWALL: restarting the agent"
+    local before; before=$(ovs_agent_started_at)
+    stop_pid neutron-openvswitch-agent 20
+    start_bg neutron-openvswitch-agent neutron-openvswitch-agent --config-file "$ETC/neutron.conf" \
+      --config-file "$ETC/openvswitch_agent.ini" --log-file "$LOG/neutron-openvswitch-agent.log"
+    # the agent row stays "alive" from the old heartbeat: wait for the new process to report in
+    wait_healthy neutron-openvswitch-agent 120 agent_restarted "$before"
+  fi
+  echo "$TB_FIREWALL" >"$TB_STATE/firewall"
   start_bg neutron-openvswitch-agent neutron-openvswitch-agent --config-file "$ETC/neutron.conf" \
     --config-file "$ETC/openvswitch_agent.ini" --log-file "$LOG/neutron-openvswitch-agent.log"
   start_bg neutron-l3-agent neutron-l3-agent --config-file "$ETC/neutron.conf" --config-file "$ETC/l3_agent.ini" \
