@@ -103,7 +103,8 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	opts.VIFTimeout, opts.ActiveTimeout, opts.ActiveSignal = cfg.VIFTimeout, cfg.ActiveTimeout, cfg.ActiveSignal
 	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger, Tags: ovsClient, Opts: opts, Metrics: daemon.NewMetrics(reg)}
 	events := daemon.NewEvents(2048)
-	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni"), Events: events}
+	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni"), Events: events,
+		Recorder: src.NewRecorder(cfg.NodeName)}
 
 	errc := make(chan error, 4)
 	healthMux := http.NewServeMux()

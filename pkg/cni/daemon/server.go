@@ -35,6 +35,13 @@ type Server struct {
 	Log     logr.Logger
 	// Events, when set, records every completed request.
 	Events *Events
+	// Recorder, when set, posts a Warning Event on the pod when an ADD fails.
+	Recorder PodEventRecorder
+}
+
+// PodEventRecorder posts Kubernetes Events on pods.
+type PodEventRecorder interface {
+	PodEvent(namespace, name, uid, eventType, reason, message string)
 }
 
 // Handler returns the HTTP handler.
@@ -102,10 +109,14 @@ func (s *Server) serveCNI(w http.ResponseWriter, r *http.Request) {
 
 	result, err := s.dispatch(ctx, &req)
 	s.Service.Metrics.observeRequest(req.Command, err, time.Since(start))
-	if s.Events != nil {
-		ref, _ := ParseArgs(req.Args)
-		s.Events.Add(Event{Command: req.Command, Pod: ref.String(), PodUID: ref.UID, ContainerID: req.ContainerID,
-			Start: start, End: time.Now(), Result: resultLabel(err)})
+	ref, _ := ParseArgs(req.Args)
+	s.Events.Add(Event{Command: req.Command, Pod: ref.String(), PodUID: ref.UID, ContainerID: req.ContainerID,
+		Start: start, End: time.Now(), Result: resultLabel(err)})
+	if err != nil && req.Command == api.CmdAdd && s.Recorder != nil && ref.Name != "" {
+		if cerr := cniError(err); cerr.Code != types.ErrUnknownContainer { // no Event for a pod that does not exist
+			s.Recorder.PodEvent(ref.Namespace, ref.Name, ref.UID, "Warning", "CNIAddFailed",
+				fmt.Sprintf("kuryr-daemon could not network the pod (%s): %s", resultLabel(err), cerr.Error()))
+		}
 	}
 	if err != nil {
 		cerr := cniError(err)

@@ -53,13 +53,33 @@ type testDaemon struct {
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
 	done   chan struct{}
+	// recorded holds the pod Events the server posted.
+	recorded fakeRecorder
+}
+
+type fakeRecorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *fakeRecorder) PodEvent(ns, name, uid, typ, reason, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf("%s/%s %s %s %s: %s", ns, name, uid, typ, reason, msg))
+}
+
+func (r *fakeRecorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
 }
 
 func startDaemon(t *testing.T, f *fixture) *testDaemon {
 	t.Helper()
 	d := &testDaemon{fixture: f, socket: filepath.Join(t.TempDir(), "run", "daemon.sock"), reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	f.svc.Metrics = NewMetrics(d.reg)
-	srv := &Server{Service: f.svc, Ready: func(context.Context) error { return d.ready }, Log: testr.New(t)}
+	srv := &Server{Service: f.svc, Ready: func(context.Context) error { return d.ready }, Log: testr.New(t),
+		Events: NewEvents(16), Recorder: &d.recorded}
 	l, err := Listen(d.socket)
 	if err != nil {
 		t.Fatal(err)
@@ -202,11 +222,19 @@ func TestPluginBinaryErrors(t *testing.T) {
 	if r := runPlugin(t, "ADD", netns, d.socket, "1.0.0", nil); r.exitCode == 0 || r.errorCode(t) != 11 {
 		t.Fatalf("ADD without VIF: %s", r.stdout)
 	}
-	// The pod does not exist: clear error.
+	// The failed ADD is a Warning Event on the pod.
+	if ev := d.recorded.list(); len(ev) != 1 || !strings.Contains(ev[0], "default/pod1 "+testUID+" Warning CNIAddFailed") ||
+		!strings.Contains(ev[0], "try_again_later") {
+		t.Fatalf("events after a timed-out ADD: %q", ev)
+	}
+	// The pod does not exist: clear error, and no Event (there is no pod to put it on).
 	delete(f.pods, "default/pod1")
 	r := runPlugin(t, "ADD", netns, d.socket, "1.0.0", nil)
 	if r.exitCode == 0 || r.errorCode(t) != 3 || !strings.Contains(string(r.stdout), "pod default/pod1 does not exist") {
 		t.Fatalf("ADD of missing pod: %s", r.stdout)
+	}
+	if ev := d.recorded.list(); len(ev) != 1 {
+		t.Fatalf("an ADD for a missing pod posted an Event: %q", ev)
 	}
 	// Not ready: ADD is try-again-later, STATUS is plugin-not-available.
 	d.ready = errors.New("bridge br-int does not exist")
