@@ -6,17 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-)
 
-// CNIEvent is one completed CNI request as the node daemon reports it on /debug/cni.
-type CNIEvent struct {
-	Command string    `json:"command"`
-	PodUID  string    `json:"podUid"`
-	Pod     string    `json:"pod"`
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
-	Result  string    `json:"result"`
-}
+	"github.com/kuryr-go/kuryr-go/pkg/cni/daemon"
+)
 
 // FetchCNIEvents returns when each pod's last successful CNI ADD returned, by pod UID.
 func FetchCNIEvents(ctx context.Context, url string) (map[string]time.Time, error) {
@@ -32,7 +24,7 @@ func FetchCNIEvents(ctx context.Context, url string) (map[string]time.Time, erro
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("reading CNI events from %s: HTTP %d", url, resp.StatusCode)
 	}
-	var events []CNIEvent
+	var events []daemon.Event // what the daemon serves on /debug/cni
 	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
 		return nil, fmt.Errorf("decoding CNI events: %w", err)
 	}
