@@ -226,7 +226,7 @@ func (r *Results) Plot(dir string) error {
 		base += len(ss) + max(1, len(ss)/10) // a gap between the bands
 	}
 	t.X.Min, t.Y.Min = 0, 0
-	t.Legend.Top = true
+	t.Legend.Top = false // bottom right: the shortest band starts at the bottom left
 	if err := t.Save(8*vg.Inch, 5*vg.Inch, filepath.Join(dir, "timeline.png")); err != nil {
 		return fmt.Errorf("saving the timeline plot: %w", err)
 	}
