@@ -25,6 +25,7 @@ $TB up
 STATE=/var/lib/kuryr-testbed RUN=/run/kuryr-testbed
 CTL=$STATE/bin/kuryrctl
 $TB kuryr-build
+$TB kubectl apply -f deploy/crds >/dev/null
 BENCH_CONF=$($TB bench-net)
 say "results in $OUT (N=$N, modes $MODES)"
 

@@ -88,12 +88,15 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); watchLoop(wctx, log, c, &corev1.PodList{}, opts.Namespace, tr.onPod) }()
-	go func() {
-		defer wg.Done()
-		watchLoop(wctx, log, c, &kuryrv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
-	}()
+	if opts.Neutron != nil { // kuryr-go runs: its KuryrPorts carry the VIF stages
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchLoop(wctx, log, c, &kuryrv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
+		}()
+	}
 	time.Sleep(500 * time.Millisecond) // let both watches start before the burst
 
 	res := &BurstResult{Kind: "burst", Mode: opts.Mode, Pods: opts.Pods, Start: time.Now()}
@@ -327,11 +330,11 @@ func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *
 	for {
 		var pods corev1.PodList
 		var kps kuryrv1.KuryrPortList
+		var kerr, nerr error
 		perr := c.List(ctx, &pods, client.InNamespace(opts.Namespace), client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode})
-		kerr := c.List(ctx, &kps, client.InNamespace(opts.Namespace))
 		left = 0
-		var nerr error
 		if opts.Neutron != nil {
+			kerr = c.List(ctx, &kps, client.InNamespace(opts.Namespace))
 			var ports []openstack.Port
 			ports, nerr = opts.Neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
 			for _, p := range ports {
