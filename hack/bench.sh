@@ -2,13 +2,14 @@
 # bench: pod-networking benchmark on the testbed. In one run it measures
 #   1. the floor: a burst of N pods with the plain bridge + host-local CNI (no Neutron at all);
 #   2. the raw Neutron port-create rate with a bare client loop;
+#   2b. the local plug alone (veth + OVS add-port + netns configuration, no agent wait);
 #   3. the same burst with kuryr-go (controller and daemon as processes);
 # then writes JSON results, latency-cdf.png and timeline.png, and prints a table with ratios.
 #
-# usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]   (MODES: comma list of bridge,neutron,kuryr)
+# usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]   (MODES: comma list of bridge,neutron,plug,kuryr)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=50 OUT="" MODES=bridge,neutron,kuryr
+N=50 OUT="" MODES=bridge,neutron,plug,kuryr
 while getopts "n:o:m:" o; do
   case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; m) MODES=$OPTARG ;; *) sed -n '2,9p' "$0"; exit 2 ;; esac
 done
@@ -50,6 +51,11 @@ fi
 if has neutron; then
   say "reference: raw Neutron port creates"
   $TB exec "$CTL" --config "$BENCH_CONF" bench neutron --ports 30 --concurrency 4 --bulk 10 --host "$NODE_NAME" --out "$OUT/neutron.json"
+fi
+
+if has plug; then
+  say "reference: the local plug alone (veth + OVS add-port + netns configuration)"
+  $TB exec "$CTL" bench plug --count 20 --out "$OUT/plug.json"
 fi
 
 if has kuryr; then

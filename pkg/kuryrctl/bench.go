@@ -29,7 +29,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 			"table with ratios to the references and writes latency-cdf.png and timeline.png.\n" +
 			"`make bench` runs the whole sequence on the testbed.",
 	}
-	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchReportCmd())
+	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchPlugCmd(), newBenchReportCmd())
 	return cmd
 }
 
@@ -155,6 +155,34 @@ func newBenchNeutronCmd(g *globals) *cobra.Command {
 	f.IntVar(&opts.BulkPorts, "bulk", 10, "also time one bulk POST of this many ports (0: skip)")
 	f.StringVar(&opts.HostID, "host", "", "binding:host_id of the ports (a node with a live agent)")
 	f.StringVar(&out, "out", "neutron.json", "result file")
+	return cmd
+}
+
+func newBenchPlugCmd() *cobra.Command {
+	var (
+		opts bench.PlugOptions
+		out  string
+	)
+	cmd := &cobra.Command{
+		Use:   "plug",
+		Short: "Measure the local plug alone: veth, OVS add-port and netns configuration (run on a node, as root)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := bench.RunPlug(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := bench.WriteJSON(out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "plug: %d plugs, p50 %.3fs p99 %.3fs; unplug p50 %.3fs -> %s\n",
+				res.Count, res.Latency.P50, res.Latency.P99, res.Unplug.P50, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Count, "count", 20, "plugs to time")
+	f.StringVar(&opts.Bridge, "bridge", "br-int", "OVS bridge")
+	f.StringVar(&out, "out", "plug.json", "result file")
 	return cmd
 }
 
