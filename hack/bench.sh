@@ -66,6 +66,32 @@ if has kuryr; then
     --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni
 fi
 
+if has kuryr-pools; then
+  # Pools sized for the burst: N free ports, refills in bulks of 20, room for the N ports the
+  # burst gives back; a short update frequency so the prefilled ports are taken in at once.
+  POOL_CONF=$STATE/etc/kuryr-bench-pools.conf
+  sed -e 's/^\[kubernetes\]$/[kubernetes]\nvif_pool_driver = neutron/' "$BENCH_CONF" >"$POOL_CONF"
+  printf '\n[vif_pool]\nports_pool_min = %d\nports_pool_max = %d\nports_pool_batch = 20\nports_pool_update_frequency = 2\n' \
+    "$N" $((2 * N + 20)) >>"$POOL_CONF"
+  say "kuryr-go with port pools: prefilling $N ports on $NODE_NAME"
+  $TB kuryr-start "$POOL_CONF"
+  $TB exec "$CTL" --config "$POOL_CONF" --timeout 10m pools prefill "$NODE_NAME" --count "$N" --batch 20
+  pool_free() {
+    $TB exec curl -sf http://127.0.0.1:9654/metrics |
+      awk -v n="node=\"$NODE_NAME\"" '/^kuryr_pool_ports\{/ && index($0, n) { s += $NF } END { print s + 0 }'
+  }
+  for _ in $(seq 120); do [ "$(pool_free)" -ge "$N" ] && break; sleep 1; done
+  say "pool of $NODE_NAME holds $(pool_free) free ports"
+  rc=0
+  $TB exec "$CTL" --config "$POOL_CONF" bench pods --mode kuryr-pools --pods "$N" --out "$OUT/kuryr-pools.json" \
+    --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
+    --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni || rc=$?
+  # Stop the pools first so nothing refills them, then delete every free pool port.
+  $TB kuryr-stop
+  $TB exec "$CTL" --config "$POOL_CONF" --timeout 10m pools drain --any-status "$NODE_NAME"
+  [ $rc = 0 ] || say "kuryr-pools burst failed (rc $rc)"
+fi
+
 $TB exec "$CTL" bench report "$OUT"
 say "plots: $OUT/latency-cdf.png $OUT/timeline.png; JSON: $OUT/*.json"
-if has kuryr; then $TB kuryr-start >/dev/null; fi   # back to the testbed's own configuration
+if has kuryr || has kuryr-pools; then $TB kuryr-start >/dev/null; fi   # back to the testbed's own configuration

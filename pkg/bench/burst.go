@@ -63,6 +63,13 @@ func (t *tracker) mark(pod, stage string, at time.Time) {
 	}
 }
 
+// createdAt is when the burst sent the pod's create request.
+func (t *tracker) createdAt(pod string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.created[pod].Add(-time.Second) // Neutron's created_at has second precision
+}
+
 func (t *tracker) count(stage string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -306,7 +313,8 @@ func markPortCreated(ctx context.Context, log logr.Logger, opts BurstOptions, tr
 		byUID[p.DeviceID] = p.CreatedAt
 	}
 	for name, uid := range tr.uids {
-		if at, ok := byUID[uid]; ok && !at.IsZero() {
+		// A pooled port was created before its pod: that stage does not apply to it.
+		if at, ok := byUID[uid]; ok && !at.IsZero() && !at.Before(tr.createdAt(name)) {
 			tr.mark(name, StagePortCreated, at)
 		}
 	}

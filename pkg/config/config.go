@@ -40,7 +40,7 @@ type Kubernetes struct {
 	ClusterID string
 	// UseEvents enables Kubernetes Events on pods.
 	UseEvents bool
-	// VIFPoolDriver is parsed for the later port-pool work; only "noop" is implemented.
+	// VIFPoolDriver is noop (a port is created per pod) or neutron (port pools per node).
 	VIFPoolDriver string
 }
 
@@ -109,11 +109,23 @@ type HealthServer struct{ Port int }
 // Prometheus is the [prometheus_exporter] group.
 type Prometheus struct{ ControllerExporterPort int }
 
-// VIFPool is the [vif_pool] group (parsed now, used by the port pools later).
+// Values of [kubernetes] vif_pool_driver.
+const (
+	PoolDriverNoop    = "noop"
+	PoolDriverNeutron = "neutron"
+)
+
+// VIFPool is the [vif_pool] group, used with vif_pool_driver = neutron.
 type VIFPool struct {
-	PortsPoolMin             int
-	PortsPoolMax             int
-	PortsPoolBatch           int
+	// PortsPoolMin: a pool below this is refilled in the background.
+	PortsPoolMin int
+	// PortsPoolMax: a released port is deleted instead of pooled when the pool holds this
+	// many; 0 means no limit.
+	PortsPoolMax int
+	// PortsPoolBatch is the least number of ports one refill creates (one bulk request).
+	PortsPoolBatch int
+	// PortsPoolUpdateFrequency is how often the pools are compared with Neutron: released
+	// ports that went DOWN become free, ports created outside (kuryrctl pools prefill) join.
 	PortsPoolUpdateFrequency time.Duration
 	VIFPoolMapping           map[string]string
 }

@@ -61,6 +61,11 @@ func TestParseErrorsNameTheOption(t *testing.T) {
 		{"bad cluster id", minimal + "[kubernetes]\ncluster_id = a,b\n", "kuryr.conf: [kubernetes] cluster_id:"},
 		{"bad duration", minimal + "[controller]\nsweep_period = soon\n", "kuryr.conf: [controller] sweep_period:"},
 		{"pool min above max", minimal + "[vif_pool]\nports_pool_min = 10\nports_pool_max = 5\n", "kuryr.conf: [vif_pool] ports_pool_min:"},
+		{"pool batch zero", minimal + "[vif_pool]\nports_pool_batch = 0\n", "kuryr.conf: [vif_pool] ports_pool_batch:"},
+		{"pool batch above max", minimal + "[vif_pool]\nports_pool_min = 2\nports_pool_batch = 20\nports_pool_max = 10\n", "kuryr.conf: [vif_pool] ports_pool_batch:"},
+		{"pool negative min", minimal + "[vif_pool]\nports_pool_min = -1\n", "kuryr.conf: [vif_pool] ports_pool_min:"},
+		{"pool zero frequency", minimal + "[vif_pool]\nports_pool_update_frequency = 0\n", "kuryr.conf: [vif_pool] ports_pool_update_frequency:"},
+		{"unknown pool driver", minimal + "[kubernetes]\nvif_pool_driver = nested\n", "kuryr.conf: [kubernetes] vif_pool_driver:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,11 +15,13 @@ import (
 
 // Defaults of the options that have one.
 const (
-	DefaultClusterID          = "kuryr"
-	DefaultOVSBridge          = "br-int"
-	DefaultHealthPort         = 8082
-	DefaultExporterPort       = 9654
-	DefaultWorkers            = 16
+	DefaultClusterID    = "kuryr"
+	DefaultOVSBridge    = "br-int"
+	DefaultHealthPort   = 8082
+	DefaultExporterPort = 9654
+	// DefaultWorkers matches what one neutron-server sustains (about 3.5 port creates/s,
+	// about 300 ms each): more parallel creates only queue in Neutron and add latency.
+	DefaultWorkers            = 4
 	DefaultResyncPeriod       = 10 * time.Minute
 	DefaultSweepPeriod        = 90 * time.Second
 	DefaultSweepGracePeriod   = 5 * time.Minute
@@ -28,6 +30,7 @@ const (
 	DefaultMaxRetryInterval   = 60 * time.Second
 	DefaultNeutronTimeout     = 60 * time.Second
 	maxTagLength              = 255
+	maxPoolBatch              = 500
 )
 
 // Load reads and validates the file at path. The returned warnings name options that were
@@ -76,7 +79,7 @@ func (r *reader) kubernetes(k *Kubernetes) {
 	k.SSLVerifyServerCrt = r.boolean(g, "ssl_verify_server_crt", false)
 	k.ClusterID = r.str(g, "cluster_id", DefaultClusterID)
 	k.UseEvents = r.boolean(g, "use_events", true)
-	k.VIFPoolDriver = r.str(g, "vif_pool_driver", "noop")
+	k.VIFPoolDriver = r.str(g, "vif_pool_driver", PoolDriverNoop)
 	switch {
 	case k.ClusterID == "":
 		r.fail(g, "cluster_id", "must not be empty")
@@ -90,8 +93,10 @@ func (r *reader) kubernetes(k *Kubernetes) {
 			r.fail(g, "api_root", fmt.Sprintf("%q is not a URL", k.APIRoot))
 		}
 	}
-	if k.VIFPoolDriver != "noop" {
-		r.fail(g, "vif_pool_driver", fmt.Sprintf("%q is not supported yet (only noop)", k.VIFPoolDriver))
+	switch k.VIFPoolDriver {
+	case PoolDriverNoop, PoolDriverNeutron:
+	default:
+		r.fail(g, "vif_pool_driver", fmt.Sprintf("%q is not supported (noop or neutron)", k.VIFPoolDriver))
 	}
 }
 
@@ -233,7 +238,13 @@ func (r *reader) vifPool(p *VIFPool) {
 	case p.PortsPoolMax < 0:
 		r.fail(g, "ports_pool_max", "must not be negative")
 	case p.PortsPoolMax > 0 && p.PortsPoolMin > p.PortsPoolMax:
-		r.fail(g, "ports_pool_min", "must not exceed ports_pool_max")
+		r.fail(g, "ports_pool_min", fmt.Sprintf("%d exceeds ports_pool_max (%d)", p.PortsPoolMin, p.PortsPoolMax))
+	case p.PortsPoolMax > 0 && p.PortsPoolBatch > p.PortsPoolMax:
+		r.fail(g, "ports_pool_batch", fmt.Sprintf("%d exceeds ports_pool_max (%d): a refill could never fit", p.PortsPoolBatch, p.PortsPoolMax))
+	case p.PortsPoolBatch > maxPoolBatch:
+		r.fail(g, "ports_pool_batch", fmt.Sprintf("must be at most %d (one bulk request)", maxPoolBatch))
+	case p.PortsPoolUpdateFrequency <= 0:
+		r.fail(g, "ports_pool_update_frequency", "must be positive")
 	}
 }
 

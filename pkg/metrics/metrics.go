@@ -48,10 +48,29 @@ var (
 		Name: "kuryr_orphan_ports_deleted_total",
 		Help: "Ports tagged with this cluster that belonged to no pod and were deleted by the sweep.",
 	})
+
+	// PoolPorts is the number of free ports per pool.
+	PoolPorts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kuryr_pool_ports",
+		Help: "Free Neutron ports in each port pool (vif_pool_driver = neutron).",
+	}, []string{"node", "network", "security_groups"})
+
+	// PoolRequests counts port requests served from a pool (hit) or by a direct create (miss).
+	PoolRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuryr_pool_requests_total",
+		Help: "Pod port requests by result: hit (a free pool port) or miss (a port created for the pod).",
+	}, []string{"result"})
+
+	// PoolRefills counts the bulk creates that refill pools, by result class.
+	PoolRefills = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuryr_pool_refills_total",
+		Help: "Pool refills (one bulk port create each) by result: success or the error class.",
+	}, []string{"result"})
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(PodPortLatency, OpenStackCalls, OpenStackLatency, PortsManaged, OrphansDeleted)
+	crmetrics.Registry.MustRegister(PodPortLatency, OpenStackCalls, OpenStackLatency, PortsManaged, OrphansDeleted,
+		PoolPorts, PoolRequests, PoolRefills)
 }
 
 // ObserveOpenStackCall records one OpenStack API call.

@@ -9,21 +9,25 @@ import (
 	"testing"
 	"time"
 
-	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
-// TestHundredPodsLeaveNoPort creates 100 pods at once and deletes them; afterwards no port
-// of theirs may be left. The /26 pod subnet holds about 60 ports, so part of the pods waits
-// on SubnetExhausted and gets its port once others are gone. Skipped with -short.
+// TestHundredPodsLeaveNoPort creates 100 pods at once: every one gets its port; then it
+// deletes them and no port of theirs may be left. The pods use a /24 of their own (the seed's
+// /26 pod subnet holds about 60 ports and is shared with other tests). Skipped with -short.
 func TestHundredPodsLeaveNoPort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: 100 pods")
 	}
 	tb := LoadTestbed(t)
 	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	if holder, ok := externalController(t, kube); ok {
+		t.Skipf("needs the in-process controller with its own subnet, but %s holds the lease (hack/testbed.sh kuryr-stop)", holder)
+	}
 	ns := tb.Namespace(t, kube)
-	tb.StartController(t, kube, ns)
+	cfg := tb.Config(t, "it-"+randomSuffix())
+	cfg.NeutronDefaults.PodSubnet = tb.EnsureSubnet(t, "k8s-scale-subnet", "10.2.0.0/24")
+	tb.runController(t, cfg, ns)
 	ctx := context.Background()
 	const n = 100
 
@@ -51,26 +55,19 @@ func TestHundredPodsLeaveNoPort(t *testing.T) {
 		}
 	})
 
-	// Every pod has a port or is waiting for addresses (or quota).
+	// Every pod gets its port.
 	var withPort int
-	Eventually(t, 3*time.Minute, 250*time.Millisecond, "every pod handled", func() bool {
+	Eventually(t, 5*time.Minute, 250*time.Millisecond, "every pod with its port", func() bool {
 		withPort = 0
 		for i := 0; i < n; i++ {
-			kp := getKP(kube, ns, fmt.Sprintf("scale-%03d", i))
-			switch {
-			case kp == nil:
-				return false
-			case kp.Status.VIFs["eth0"].VIF.ID != "":
+			if kp := getKP(kube, ns, fmt.Sprintf("scale-%03d", i)); kp != nil && kp.Status.VIFs["eth0"].VIF.ID != "" {
 				withPort++
-			case readyReason(kp) != apiv1.ReasonSubnetFull && readyReason(kp) != apiv1.ReasonQuotaExceeded:
-				return false
 			}
 		}
-		return true
+		return withPort == n
 	})
 	elapsed := time.Since(start)
-	t.Logf("%d of %d pods got a port within %v (%.1f ports/s); the rest wait for free addresses",
-		withPort, n, elapsed.Round(time.Millisecond), float64(withPort)/elapsed.Seconds())
+	t.Logf("%d pods got their ports within %v (%.2f ports/s)", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
 
 	delStart := time.Now()
 	for i := 0; i < n; i++ {

@@ -20,8 +20,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,8 +123,43 @@ func (tb *Testbed) Kube(t testing.TB) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tb.ensureCRDs(t)
 	return c
 }
+
+// ensureCRDs installs deploy/crds (kubectl apply is idempotent) and waits until the
+// KuryrPort CRD is established: a fresh testbed has no CRDs of ours.
+func (tb *Testbed) ensureCRDs(t testing.TB) {
+	t.Helper()
+	crdOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		crds := filepath.Join(filepath.Dir(file), "..", "..", "deploy", "crds")
+		kubectl := func(args ...string) error {
+			out, err := exec.Command(tb.Get("KUBECTL"), append([]string{"--kubeconfig=" + tb.Get("KUBECONFIG")}, args...)...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+			return nil
+		}
+		if crdErr = kubectl("apply", "-f", crds); crdErr != nil {
+			return
+		}
+		for i := 0; i < 60; i++ { // a new CRD has no conditions at first: kubectl wait fails then
+			if crdErr = kubectl("wait", "--for=condition=Established", "--timeout=10s", "crd/kuryrports.openstack.org"); crdErr == nil {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	if crdErr != nil {
+		t.Fatalf("installing the CRDs: %v", crdErr)
+	}
+}
+
+var (
+	crdOnce sync.Once
+	crdErr  error
+)
 
 // Namespace creates a namespace removed at the end of the test.
 func (tb *Testbed) Namespace(t testing.TB, kube client.Client) string {
@@ -194,6 +232,14 @@ func (tb *Testbed) StartController(t testing.TB, kube client.Client, ns string) 
 
 func (tb *Testbed) runController(t testing.TB, cfg *config.Config, ns string) {
 	t.Helper()
+	stop := tb.startController(t, cfg, ns)
+	t.Cleanup(stop)
+}
+
+// startController runs the controller of this tree in-process, restricted to namespace ns,
+// and returns the function that stops it (reporting errors on t).
+func (tb *Testbed) startController(t testing.TB, cfg *config.Config, ns string) func() {
+	t.Helper()
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("kuryr-it-%s-%s.log", sanitize(t.Name()), randomSuffix()))
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -224,7 +270,7 @@ func (tb *Testbed) runController(t testing.TB, cfg *config.Config, ns string) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
+	return func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -240,7 +286,7 @@ func (tb *Testbed) runController(t testing.TB, cfg *config.Config, ns string) {
 		} else {
 			os.Remove(logPath)
 		}
-	})
+	}
 }
 
 // SetPortQuota sets the project's port quota (raw Neutron API; not part of the product
@@ -257,6 +303,40 @@ func (tb *Testbed) SetPortQuota(t testing.TB, project string, limit int) int {
 	body, _ := json.Marshal(map[string]any{"quota": map[string]any{"port": limit}})
 	tb.neutronJSON(t, http.MethodPut, base, body, nil)
 	return cur.Quota.Port
+}
+
+// EnsureSubnet returns the ID of the k8s project's subnet named name with the given CIDR (on
+// a network of the same name), creating both if needed. They stay for later runs; the testbed's
+// down removes them with everything else.
+func (tb *Testbed) EnsureSubnet(t testing.TB, name, cidr string) string {
+	t.Helper()
+	base := strings.TrimSuffix(tb.Get("NEUTRON_ENDPOINT"), "/") + "/v2.0"
+	project := tb.Get("K8S_PROJECT_ID")
+	var subnets struct {
+		Subnets []struct {
+			ID string `json:"id"`
+		} `json:"subnets"`
+	}
+	tb.neutronJSON(t, http.MethodGet, base+"/subnets?name="+name+"&project_id="+project, nil, &subnets)
+	if len(subnets.Subnets) > 0 {
+		return subnets.Subnets[0].ID
+	}
+	var nw struct {
+		Network struct {
+			ID string `json:"id"`
+		} `json:"network"`
+	}
+	body, _ := json.Marshal(map[string]any{"network": map[string]any{"name": name, "project_id": project}})
+	tb.neutronJSON(t, http.MethodPost, base+"/networks", body, &nw)
+	var sn struct {
+		Subnet struct {
+			ID string `json:"id"`
+		} `json:"subnet"`
+	}
+	body, _ = json.Marshal(map[string]any{"subnet": map[string]any{"name": name, "project_id": project,
+		"network_id": nw.Network.ID, "ip_version": 4, "cidr": cidr, "enable_dhcp": false}})
+	tb.neutronJSON(t, http.MethodPost, base+"/subnets", body, &sn)
+	return sn.Subnet.ID
 }
 
 // PortsInUse returns the number of ports the project uses, from quota details.

@@ -1,6 +1,6 @@
 // Package app wires the kuryr controller: configuration, OpenStack connection, start-up
 // validation, the controller-runtime manager (leader election, probes, metrics), the pod
-// port reconciler and the orphan sweep.
+// port reconciler, the port pools and the orphan sweep.
 package app
 
 import (
@@ -29,6 +29,7 @@ import (
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/podport"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
@@ -154,7 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log logr.Logger)
 	}
 	log.Info("Starting kuryr controller", "openstack", openstack.Describe(cfg.Neutron),
 		"podSubnet", net.Subnet.ID, "podNetwork", net.Network.ID, "clusterID", cfg.Kubernetes.ClusterID,
-		"workers", cfg.Controller.Workers, "leaderElect", opts.LeaderElect)
+		"workers", cfg.Controller.Workers, "leaderElect", opts.LeaderElect, "vifPoolDriver", cfg.Kubernetes.VIFPoolDriver)
 	return mgr.Start(ctx)
 }
 
@@ -227,6 +228,16 @@ func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Cli
 	if cfg.Kubernetes.UseEvents {
 		r.Recorder = mgr.GetEventRecorder("kuryr-controller")
 	}
+	if cfg.Kubernetes.VIFPoolDriver == config.PoolDriverNeutron {
+		pools := NewPools(mgr, cfg, osc, net, log)
+		if err := mgr.Add(pools); err != nil {
+			return fmt.Errorf("adding the port pools: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("pools", pools.ReadyCheck); err != nil {
+			return err
+		}
+		r.Pool = pools
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the pod port controller: %w", err)
 	}
@@ -254,6 +265,25 @@ func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Cli
 		return err
 	}
 	return mgr.AddReadyzCheck("neutron", neutronCheck(osc, net.Subnet.ID))
+}
+
+// NewPools builds the neutron pool driver from [vif_pool]; it runs on the leader only.
+func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *podport.PodNetwork, log logr.Logger) *pool.Manager {
+	vp := cfg.VIFPool
+	return pool.New(pool.Options{
+		OpenStack:    osc,
+		Reader:       mgr.GetClient(),
+		WaitForCache: mgr.GetCache().WaitForCacheSync,
+		Spec: pool.Spec{
+			ClusterID:    cfg.Kubernetes.ClusterID,
+			ResourceTags: cfg.NeutronDefaults.ResourceTags,
+			Subnets:      map[string][]string{net.Network.ID: {net.Subnet.ID}},
+		},
+		Min: vp.PortsPoolMin, Max: vp.PortsPoolMax, Batch: vp.PortsPoolBatch,
+		SyncPeriod: vp.PortsPoolUpdateFrequency,
+		QuotaRetry: cfg.Controller.QuotaRetryInterval,
+		Log:        log.WithName("pool"),
+	})
 }
 
 // neutronCheck reports ready while the pod subnet can be read, asking Neutron at most every

@@ -7,6 +7,11 @@ import "strings"
 const (
 	clusterTagPrefix = "kuryr.openstack.org/cluster="
 	podUIDTagPrefix  = "kuryr.openstack.org/pod-uid="
+	// PoolTag marks a free pool port: created ahead for a node, or given back by a pod.
+	// It is removed when a pod gets the port and put back when the port returns.
+	PoolTag = "kuryr.openstack.org/pool=available"
+	// PoolPortName is the name of free pool ports (kuryr-kubernetes' name).
+	PoolPortName = "kuryr-pool-port"
 )
 
 // ClusterTag marks every port of the cluster; the orphan sweep only ever looks at these.
@@ -29,6 +34,20 @@ func PodUIDFromTags(tags []string) (string, bool) {
 // resource_tags, without duplicates.
 func PortTags(clusterID, podUID string, resourceTags []string) []string {
 	tags := []string{ClusterTag(clusterID), PodUIDTag(podUID)}
+	seen := map[string]bool{tags[0]: true, tags[1]: true}
+	for _, t := range resourceTags {
+		if !seen[t] && t != "" {
+			seen[t] = true
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// PoolPortTags is the tag list of a free pool port: cluster, pool, then [neutron_defaults]
+// resource_tags, without duplicates.
+func PoolPortTags(clusterID string, resourceTags []string) []string {
+	tags := []string{ClusterTag(clusterID), PoolTag}
 	seen := map[string]bool{tags[0]: true, tags[1]: true}
 	for _, t := range resourceTags {
 		if !seen[t] && t != "" {

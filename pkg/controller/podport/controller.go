@@ -5,12 +5,15 @@
 // order of a pod's life is decided in one place:
 //
 //	pod finalizer -> KuryrPort (with finalizer) -> port: by stored ID, else adopt by
-//	device_id, else create -> status -> poll until ACTIVE (RequeueAfter, never blocking)
+//	device_id, else create (or take from the node's pool) -> status -> poll until ACTIVE
+//	(RequeueAfter, never blocking)
 //
-// and on pod deletion or completion: delete the port -> KuryrPort finalizer -> pod finalizer.
+// and on pod deletion or completion: delete the port (or return it to its pool) ->
+// KuryrPort finalizer -> pod finalizer.
 package podport
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -29,6 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
 )
@@ -39,6 +44,16 @@ const ControllerName = "kuryr-podport"
 // EventRecorder is the part of the events API the reconciler uses (events.EventRecorder).
 type EventRecorder interface {
 	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// PortPool is the pool driver as the reconciler sees it (pool.Manager).
+type PortPool interface {
+	// Acquire returns a port for pod: a free pool port (hit) or one created for the pod.
+	Acquire(ctx context.Context, key pool.Key, pod *corev1.Pod) (port *openstack.Port, hit bool, err error)
+	// Release gives the port back to key's pool, or deletes it when the pool is full.
+	Release(ctx context.Context, port *openstack.Port, key pool.Key) error
+	// Bind gives a recorded pool port the pod's name, device_id and tags in the background.
+	Bind(port *openstack.Port, pod *corev1.Pod)
 }
 
 // Timing holds the intervals of the reconciler.
@@ -75,6 +90,9 @@ type Reconciler struct {
 	Timing       Timing
 	// Workers is the number of pods reconciled in parallel.
 	Workers int
+	// Pool hands out pooled ports ([kubernetes] vif_pool_driver = neutron); nil creates
+	// one port per pod and deletes it on release (noop).
+	Pool PortPool
 	// Trigger, if set, lets other components (the orphan sweep) enqueue a pod by sending a
 	// KuryrPort or Pod carrying its namespace and name.
 	Trigger <-chan event.GenericEvent
@@ -117,7 +135,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	t := r.timing()
 	workers := r.Workers
 	if workers <= 0 {
-		workers = 16
+		workers = config.DefaultWorkers
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).

@@ -14,12 +14,16 @@ import (
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 // DefaultIfName is the interface name of the pod's default VIF.
 const DefaultIfName = "eth0"
+
+// ReasonPortFromPool is the Event reason of a pod served from its node's port pool.
+const ReasonPortFromPool = "PortFromPool"
 
 // maxRebinds is how often a binding_failed port is re-bound before it is replaced.
 const maxRebinds = 3
@@ -64,16 +68,13 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 		port = p
 	}
 	if port == nil {
-		p, err := r.OpenStack.CreatePort(ctx, r.createOpts(pod))
+		p, err := r.newPort(ctx, pod)
 		if err != nil {
-			return r.openStackError(ctx, pod, kp, fmt.Errorf("creating port: %w", err))
+			return r.openStackError(ctx, pod, kp, err)
 		}
 		port = p
 		r.known.Store(uid, port.ID)
 		metrics.PortsManaged.Inc()
-		log.Info("Created port", "portID", port.ID, "ip", firstIP(port))
-		r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortCreated, "CreatePort",
-			"Created Neutron port %s (%s) bound to %s", port.ID, firstIP(port), pod.Spec.NodeName)
 	}
 
 	firstRecord := !hasRecorded || recorded.VIF.ID != port.ID
@@ -93,6 +94,10 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 		r.event(pod, corev1.EventTypeNormal, apiv1.ReasonWaitingActive, "WaitForActive",
 			"Waiting for Neutron to report port %s ACTIVE on %s", port.ID, pod.Spec.NodeName)
 	}
+	if r.Pool != nil && port.DeviceID != uid {
+		// A pool port: recorded now, so it can take the pod's identity.
+		r.Pool.Bind(port, pod)
+	}
 	if res, done, err := r.ensureBinding(ctx, pod, kp, port); done {
 		return res, err
 	}
@@ -101,6 +106,40 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 	}
 	r.rebinds.Delete(port.ID)
 	return ctrl.Result{}, nil
+}
+
+// newPort creates the pod's port, or takes one from its pool when pools are enabled.
+func (r *Reconciler) newPort(ctx context.Context, pod *corev1.Pod) (*openstack.Port, error) {
+	log := ctrl.LoggerFrom(ctx)
+	if r.Pool == nil {
+		port, err := r.OpenStack.CreatePort(ctx, r.createOpts(pod))
+		if err != nil {
+			return nil, fmt.Errorf("creating port: %w", err)
+		}
+		log.Info("Created port", "portID", port.ID, "ip", firstIP(port))
+		r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortCreated, "CreatePort",
+			"Created Neutron port %s (%s) bound to %s", port.ID, firstIP(port), pod.Spec.NodeName)
+		return port, nil
+	}
+	port, hit, err := r.Pool.Acquire(ctx, r.poolKey(pod.Spec.NodeName), pod)
+	if err != nil {
+		return nil, fmt.Errorf("getting a port: %w", err)
+	}
+	if hit {
+		log.Info("Took port from pool", "portID", port.ID, "ip", firstIP(port))
+		r.event(pod, corev1.EventTypeNormal, ReasonPortFromPool, "TakePort",
+			"Took Neutron port %s (%s) from the pool of %s", port.ID, firstIP(port), pod.Spec.NodeName)
+		return port, nil
+	}
+	log.Info("Created port (pool empty)", "portID", port.ID, "ip", firstIP(port))
+	r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortCreated, "CreatePort",
+		"Created Neutron port %s (%s) bound to %s (its pool was empty)", port.ID, firstIP(port), pod.Spec.NodeName)
+	return port, nil
+}
+
+// poolKey is the pool of the pods of node: every pod port shares project, network and SGs.
+func (r *Reconciler) poolKey(node string) pool.Key {
+	return pool.NewKey(node, r.Network.ProjectID, r.Network.Network.ID, r.Network.SecurityGroups)
 }
 
 func (r *Reconciler) createOpts(pod *corev1.Pod) openstack.PortCreateOpts {
@@ -212,7 +251,13 @@ func (r *Reconciler) release(ctx context.Context, pod *corev1.Pod, kp *apiv1.Kur
 		}
 	}
 	for id := range ids {
-		if err := r.OpenStack.DeletePort(ctx, id); err != nil {
+		var err error
+		if r.Pool != nil {
+			err = r.Pool.Release(ctx, &openstack.Port{ID: id}, r.poolKey(kp.Spec.PodNodeName))
+		} else {
+			err = r.OpenStack.DeletePort(ctx, id)
+		}
+		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("releasing port %s: %w", id, err)
 		}
 		metrics.PortsManaged.Dec()

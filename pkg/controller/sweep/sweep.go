@@ -1,4 +1,5 @@
-// Package sweep deletes Neutron ports that carry this cluster's tag but belong to no pod,
+// Package sweep deletes Neutron ports that carry this cluster's tag but belong to no pod
+// (free pool ports belong to no pod by design: they are only deleted with their node),
 // and asks the pod controller to look at KuryrPorts whose port has disappeared. Both come
 // from one tag-filtered list per period, whatever the number of pods.
 package sweep
@@ -91,6 +92,10 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	if err := s.Reader.List(ctx, &pods); err != nil {
 		return res, fmt.Errorf("listing pods: %w", err)
 	}
+	nodes, err := s.nodes(ctx)
+	if err != nil {
+		return res, err
+	}
 	recorded := map[string]types.NamespacedName{}
 	claimed := map[string]bool{} // pod UIDs with a KuryrPort
 	for i := range kps.Items {
@@ -119,7 +124,19 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 			continue
 		}
 		if p.DeviceOwner != openstack.DeviceOwnerKuryr {
-			continue // not a pod port (later: pool ports); never ours to collect here
+			continue // not a pod port; never ours to collect here
+		}
+		if p.HasTag(ownership.PoolTag) {
+			// A free pool port belongs to no pod by design; it goes only with its node.
+			if nodes != nil && p.HostID != "" && !nodes[p.HostID] && s.old(p, now()) {
+				s.Log.Info("Deleting pool port of a removed node", "portID", p.ID, "node", p.HostID)
+				if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
+					return res, fmt.Errorf("deleting pool port %s of removed node %s: %w", p.ID, p.HostID, err)
+				}
+				metrics.OrphansDeleted.Inc()
+				res.Deleted++
+			}
+			continue
 		}
 		uid := p.DeviceID
 		if tagUID, ok := ownership.PodUIDFromTags(p.Tags); ok {
@@ -128,7 +145,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 		if livePods[uid] || claimed[uid] {
 			continue // the pod controller adopts or releases it
 		}
-		if !p.CreatedAt.IsZero() && now().Sub(p.CreatedAt) < s.Grace {
+		if !s.old(p, now()) {
 			continue
 		}
 		s.Log.Info("Deleting orphaned port", "portID", p.ID, "name", p.Name, "podUID", uid, "createdAt", p.CreatedAt)
@@ -148,4 +165,26 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	}
 	metrics.PortsManaged.Set(float64(res.Referenced))
 	return res, nil
+}
+
+// old reports whether p is past the grace period.
+func (s *Sweeper) old(p *openstack.Port, now time.Time) bool {
+	return p.CreatedAt.IsZero() || now.Sub(p.CreatedAt) >= s.Grace
+}
+
+// nodes returns the names of the cluster's nodes, or nil when none are listed (a cluster
+// without nodes, or a reader without them): then no pool port is ever collected.
+func (s *Sweeper) nodes(ctx context.Context) (map[string]bool, error) {
+	var list corev1.NodeList
+	if err := s.Reader.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	if len(list.Items) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]bool, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].Name] = true
+	}
+	return out, nil
 }

@@ -92,3 +92,43 @@ func TestSweepOnce(t *testing.T) {
 		t.Error("ports deleted after a failed list")
 	}
 }
+
+func TestSweepKeepsFreePoolPortsUnlessTheirNodeIsGone(t *testing.T) {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiv1.AddToScheme(s)
+	now := time.Now()
+	old := now.Add(-10 * time.Minute)
+	osc := fake.New()
+	poolPort := func(host string, created time.Time) openstack.Port {
+		return osc.AddPort(openstack.Port{Name: ownership.PoolPortName, HostID: host, DeviceOwner: "compute:kuryr",
+			Status: openstack.PortStatusDown, CreatedAt: created, Tags: ownership.PoolPortTags("c1", nil)})
+	}
+	free := poolPort("node-1", old)
+	gone := poolPort("node-removed", old)
+	goneYoung := poolPort("node-removed", now.Add(-time.Second))
+	k8s := crfake.NewClientBuilder().WithScheme(s).WithObjects(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}).Build()
+	sw := &Sweeper{Reader: k8s, OpenStack: osc, ClusterID: "c1", Grace: 5 * time.Minute, Now: func() time.Time { return now }}
+	res, err := sw.SweepOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, p := range osc.Ports() {
+		left = append(left, p.ID)
+	}
+	if !slices.Contains(left, free.ID) || !slices.Contains(left, goneYoung.ID) {
+		t.Errorf("free pool port deleted: left %v", left)
+	}
+	if slices.Contains(left, gone.ID) || res.Deleted != 1 {
+		t.Errorf("pool port of a removed node kept: left %v, deleted %d", left, res.Deleted)
+	}
+
+	// Without any node listed nothing is collected: an empty list proves nothing.
+	empty := crfake.NewClientBuilder().WithScheme(s).Build()
+	sw.Reader = empty
+	if res, err := sw.SweepOnce(context.Background()); err != nil || res.Deleted != 0 {
+		t.Errorf("sweep without nodes: %+v, %v", res, err)
+	}
+}

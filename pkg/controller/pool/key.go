@@ -1,0 +1,91 @@
+package pool
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+// Key identifies a pool: the ports of one node, project and network with one set of
+// security groups are interchangeable.
+type Key struct {
+	Node      string
+	ProjectID string
+	NetworkID string
+	// SGs is the sorted, comma-joined security group IDs (a comparable set).
+	SGs string
+}
+
+// NewKey builds a key; the order of sgs does not matter.
+func NewKey(node, projectID, networkID string, sgs []string) Key {
+	s := slices.Clone(sgs)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	return Key{Node: node, ProjectID: projectID, NetworkID: networkID, SGs: strings.Join(s, ",")}
+}
+
+// KeyOf is the key of the pool a port belongs to.
+func KeyOf(p *openstack.Port) Key {
+	return NewKey(p.HostID, p.ProjectID, p.NetworkID, p.SecurityGroups)
+}
+
+// SecurityGroups returns the key's security groups (never nil: an empty set means none).
+func (k Key) SecurityGroups() []string {
+	if k.SGs == "" {
+		return []string{}
+	}
+	return strings.Split(k.SGs, ",")
+}
+
+// Spec says how pool ports are made: ownership tags and the subnets of each network.
+type Spec struct {
+	ClusterID    string
+	ResourceTags []string
+	// Subnets maps a network ID to the subnets its ports get an address in. Pools of
+	// other networks can hand out and take back ports but are not refilled.
+	Subnets map[string][]string
+}
+
+// PoolPortOpts returns the create options of n free pool ports for key: bound to the
+// node, owned by compute:kuryr, named kuryr-pool-port and tagged as free pool ports.
+func (s Spec) PoolPortOpts(key Key, n int) []openstack.PortCreateOpts {
+	out := make([]openstack.PortCreateOpts, 0, n)
+	for range n {
+		out = append(out, openstack.PortCreateOpts{
+			Name:           ownership.PoolPortName,
+			NetworkID:      key.NetworkID,
+			ProjectID:      key.ProjectID,
+			SubnetIDs:      slices.Clone(s.Subnets[key.NetworkID]),
+			DeviceOwner:    openstack.DeviceOwnerKuryr,
+			HostID:         key.Node,
+			SecurityGroups: key.SecurityGroups(),
+			Tags:           ownership.PoolPortTags(s.ClusterID, s.ResourceTags),
+		})
+	}
+	return out
+}
+
+// PodPortOpts returns the create options of a port made for one pod when its pool is
+// empty: the same fields a pod port has after it left a pool.
+func (s Spec) PodPortOpts(key Key, podName, podUID string) openstack.PortCreateOpts {
+	return openstack.PortCreateOpts{
+		Name:           podName,
+		NetworkID:      key.NetworkID,
+		ProjectID:      key.ProjectID,
+		SubnetIDs:      slices.Clone(s.Subnets[key.NetworkID]),
+		DeviceOwner:    openstack.DeviceOwnerKuryr,
+		DeviceID:       podUID,
+		HostID:         key.Node,
+		SecurityGroups: key.SecurityGroups(),
+		Tags:           ownership.PortTags(s.ClusterID, podUID, s.ResourceTags),
+	}
+}
+
+// IsFreePoolPort reports whether p looks like a free pool port of the cluster: tagged as
+// such, owned by compute:kuryr, bound to a node and not plugged (DOWN).
+func IsFreePoolPort(p *openstack.Port, clusterID string) bool {
+	return p.HasTag(ownership.PoolTag) && p.HasTag(ownership.ClusterTag(clusterID)) &&
+		p.DeviceOwner == openstack.DeviceOwnerKuryr && p.HostID != "" && p.Status == openstack.PortStatusDown
+}

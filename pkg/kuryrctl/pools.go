@@ -1,0 +1,177 @@
+package kuryrctl
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+func newPoolsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pools",
+		Short: "Port pools ([kubernetes] vif_pool_driver = neutron): list, prefill, drain",
+		Long: "Pool ports are Neutron ports tagged with the cluster tag and " + ownership.PoolTag + ".\n" +
+			"A running controller with pools enabled takes in ports created here at its next pool sync\n" +
+			"([vif_pool] ports_pool_update_frequency).",
+	}
+	cmd.AddCommand(newPoolsListCmd(g), newPoolsPrefillCmd(g), newPoolsDrainCmd(g))
+	return cmd
+}
+
+// poolPorts lists the cluster's pool ports in Neutron.
+func (g *globals) poolPorts(cmd *cobra.Command) ([]openstack.Port, string, error) {
+	ctx, cancel := g.context(cmd)
+	defer cancel()
+	cfg, oc, err := g.load(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	ports, err := oc.ListPorts(ctx, openstack.PortFilter{
+		Tags:        []string{ownership.ClusterTag(cfg.Kubernetes.ClusterID), ownership.PoolTag},
+		DeviceOwner: openstack.DeviceOwnerKuryr,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("listing pool ports: %w", err)
+	}
+	return ports, cfg.Kubernetes.ClusterID, nil
+}
+
+func newPoolsListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the pools from Neutron: free (DOWN) and other pool-tagged ports per node, network and SG set",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ports, clusterID, err := g.poolPorts(cmd)
+			if err != nil {
+				return err
+			}
+			type counts struct{ free, other int }
+			byKey := map[pool.Key]*counts{}
+			for i := range ports {
+				k := pool.KeyOf(&ports[i])
+				c := byKey[k]
+				if c == nil {
+					c = &counts{}
+					byKey[k] = c
+				}
+				if pool.IsFreePoolPort(&ports[i], clusterID) {
+					c.free++
+				} else {
+					c.other++ // released but still plugged, or not bound to a node
+				}
+			}
+			keys := make([]pool.Key, 0, len(byKey))
+			for k := range byKey {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(i, j int) bool {
+				a, b := keys[i], keys[j]
+				if a.Node != b.Node {
+					return a.Node < b.Node
+				}
+				if a.NetworkID != b.NetworkID {
+					return a.NetworkID < b.NetworkID
+				}
+				return a.SGs < b.SGs
+			})
+			rows := [][]string{{"node", "project", "network", "security_groups", "free", "not_free"}}
+			for _, k := range keys {
+				c := byKey[k]
+				rows = append(rows, []string{k.Node, k.ProjectID, k.NetworkID, k.SGs, strconv.Itoa(c.free), strconv.Itoa(c.other)})
+			}
+			printTable(cmd.OutOrStdout(), rows)
+			return nil
+		},
+	}
+}
+
+func newPoolsPrefillCmd(g *globals) *cobra.Command {
+	var count, batch int
+	cmd := &cobra.Command{
+		Use:   "prefill NODE",
+		Short: "Create free pool ports for NODE with the configured project, pod subnet and security groups",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.context(cmd)
+			defer cancel()
+			cfg, oc, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			if count <= 0 {
+				count = cfg.VIFPool.PortsPoolMin
+			}
+			if batch <= 0 {
+				batch = cfg.VIFPool.PortsPoolBatch
+			}
+			nd := cfg.NeutronDefaults
+			sn, err := oc.GetSubnet(ctx, nd.PodSubnet)
+			if err != nil {
+				return fmt.Errorf("getting the pod subnet %s: %w", nd.PodSubnet, err)
+			}
+			key := pool.NewKey(args[0], nd.Project, sn.NetworkID, nd.PodSecurityGroups)
+			spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: nd.ResourceTags,
+				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
+			created := 0
+			for created < count {
+				n := min(batch, count-created)
+				ports, err := oc.CreatePorts(ctx, spec.PoolPortOpts(key, n))
+				if err != nil {
+					return fmt.Errorf("creating pool ports for %s (%d of %d done): %w", args[0], created, count, err)
+				}
+				created += len(ports)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %d free pool ports for %s (network %s)\n", created, args[0], sn.NetworkID)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&count, "count", 0, "ports to create (default [vif_pool] ports_pool_min)")
+	cmd.Flags().IntVar(&batch, "batch", 0, "ports per bulk request (default [vif_pool] ports_pool_batch)")
+	return cmd
+}
+
+func newPoolsDrainCmd(g *globals) *cobra.Command {
+	var anyStatus bool
+	cmd := &cobra.Command{
+		Use:   "drain [NODE]",
+		Short: "Delete the free pool ports (of NODE, or of every node): after turning pools off, or to clean up",
+		Long: "A controller running with pools may still hand out a port that is being deleted; the pod then\n" +
+			"gets a new port. Ports bound to pods carry no pool tag and are never touched.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ports, clusterID, err := g.poolPorts(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.context(cmd)
+			defer cancel()
+			_, oc, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			deleted := 0
+			for i := range ports {
+				p := &ports[i]
+				if (!anyStatus && !pool.IsFreePoolPort(p, clusterID)) || (len(args) == 1 && p.HostID != args[0]) {
+					continue
+				}
+				if err := oc.DeletePort(ctx, p.ID); err != nil {
+					return fmt.Errorf("deleting pool port %s (%d deleted): %w", p.ID, deleted, err)
+				}
+				deleted++
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d free pool ports\n", deleted)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&anyStatus, "any-status", false,
+		"also delete pool ports that are not DOWN (released but still plugged); only with the controller stopped")
+	return cmd
+}
