@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,7 @@ func (n *neutron) ListPorts(ctx context.Context, f PortFilter) ([]Port, error) {
 	var out []Port
 	err := call("list ports", func() error {
 		// AllPages returns the error of any page fetch: a failed list is never an empty one.
-		pages, err := ports.List(n.network, opts).AllPages(ctx)
+		pages, err := ports.List(n.network, portListOpts{ListOpts: opts, ids: f.IDs}).AllPages(ctx)
 		if err != nil {
 			return err
 		}
@@ -194,6 +195,28 @@ func (n *neutron) ListPorts(ctx context.Context, f PortFilter) ([]Port, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// portListOpts adds a repeated id filter, which gophercloud's ListOpts cannot express.
+type portListOpts struct {
+	ports.ListOpts
+	ids []string
+}
+
+func (o portListOpts) ToPortListQuery() (string, error) {
+	q, err := o.ListOpts.ToPortListQuery()
+	if err != nil || len(o.ids) == 0 {
+		return q, err
+	}
+	u, err := url.Parse(q)
+	if err != nil {
+		return "", err
+	}
+	v := u.Query()
+	for _, id := range o.ids {
+		v.Add("id", id)
+	}
+	return "?" + v.Encode(), nil
 }
 
 func (n *neutron) UpdatePort(ctx context.Context, id string, o PortUpdateOpts) (*Port, error) {

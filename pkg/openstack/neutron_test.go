@@ -234,3 +234,18 @@ func TestUpdatePortSendsOnlySetFields(t *testing.T) {
 	th.AssertNoErr(t, err)
 	th.AssertEquals(t, "p1", p.ID)
 }
+
+func TestListPortsByIDs(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		q := r.URL.Query()
+		th.AssertDeepEquals(t, []string{"p1", "p2"}, q["id"])
+		th.AssertEquals(t, "ACTIVE", q.Get("status"))
+		fmt.Fprint(w, `{"ports": [{"id": "p2", "status": "ACTIVE"}]}`)
+	})
+	ps, err := c.ListPorts(context.Background(), PortFilter{IDs: []string{"p1", "p2"}, Status: PortStatusActive})
+	th.AssertNoErr(t, err)
+	th.AssertEquals(t, 1, len(ps))
+	th.AssertEquals(t, "p2", ps[0].ID)
+}

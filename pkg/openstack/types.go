@@ -118,6 +118,8 @@ type PortFilter struct {
 	ProjectID   string
 	Name        string
 	Status      string
+	// IDs selects these ports only (Neutron "id" repeated).
+	IDs []string
 }
 
 // Network is a Neutron network.

@@ -210,15 +210,17 @@ func addr(override string, port int) string {
 func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Client, net *podport.PodNetwork, log logr.Logger) error {
 	trigger := make(chan event.GenericEvent, 1024)
 	r := &podport.Reconciler{
-		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
-		OpenStack:          osc,
-		Network:            net,
-		ClusterID:          cfg.Kubernetes.ClusterID,
-		ResourceTags:       cfg.NeutronDefaults.ResourceTags,
-		VIF:                vif.Options{OVSBridge: cfg.NeutronDefaults.OVSBridge, DeviceMTU: cfg.NeutronDefaults.NetworkDeviceMTU},
-		Workers:            cfg.Controller.Workers,
-		Trigger:            trigger,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		OpenStack:    osc,
+		Network:      net,
+		ClusterID:    cfg.Kubernetes.ClusterID,
+		ResourceTags: cfg.NeutronDefaults.ResourceTags,
+		VIF:          vif.Options{OVSBridge: cfg.NeutronDefaults.OVSBridge, DeviceMTU: cfg.NeutronDefaults.NetworkDeviceMTU},
+		Workers:      cfg.Controller.Workers,
+		Trigger:      trigger,
+		Active: &podport.ActiveWatch{OpenStack: osc, Interval: cfg.Controller.ActivePollInterval,
+			Log: log.WithName("active-watch")},
 		SkipNameValidation: opts.SkipNameValidation,
 		Timing: podport.Timing{
 			ActivePoll: cfg.Controller.ActivePollInterval, QuotaRetry: cfg.Controller.QuotaRetryInterval,

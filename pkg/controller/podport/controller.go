@@ -68,6 +68,10 @@ type Timing struct {
 	BackoffBase, BackoffMax time.Duration
 }
 
+// activeFallback is the requeue of a pod whose port waits for ACTIVE while an ActiveWatch
+// runs: the watch enqueues it much sooner.
+const activeFallback = 10 * time.Second
+
 // DefaultTiming is used for zero fields of Reconciler.Timing.
 var DefaultTiming = Timing{
 	ActivePoll: 500 * time.Millisecond, QuotaRetry: 30 * time.Second, TerminalRetry: 2 * time.Minute,
@@ -96,6 +100,9 @@ type Reconciler struct {
 	// Trigger, if set, lets other components (the orphan sweep) enqueue a pod by sending a
 	// KuryrPort or Pod carrying its namespace and name.
 	Trigger <-chan event.GenericEvent
+	// Active, if set, detects ACTIVE ports with one list call per interval for all waiting
+	// ports; without it each waiting pod polls its own port.
+	Active *ActiveWatch
 	// SkipNameValidation allows several instances in one process (tests).
 	SkipNameValidation bool
 
@@ -153,6 +160,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		})
 	if r.Trigger != nil {
 		b = b.WatchesRawSource(source.Channel(r.Trigger, &handler.EnqueueRequestForObject{}))
+	}
+	if r.Active != nil {
+		if err := mgr.Add(r.Active); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(source.Channel(r.Active.Events(), &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
 }

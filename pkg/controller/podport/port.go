@@ -102,7 +102,16 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 		return res, err
 	}
 	if !active {
+		if r.Active != nil {
+			// one list call per interval for all waiting ports enqueues this pod when ACTIVE;
+			// the slower requeue only covers a failing watch
+			r.Active.Wait(port.ID, client.ObjectKeyFromObject(pod))
+			return ctrl.Result{RequeueAfter: max(r.pollInterval(kp), activeFallback)}, nil
+		}
 		return ctrl.Result{RequeueAfter: r.pollInterval(kp)}, nil
+	}
+	if r.Active != nil {
+		r.Active.Done(port.ID)
 	}
 	r.rebinds.Delete(port.ID)
 	return ctrl.Result{}, nil
@@ -267,6 +276,9 @@ func (r *Reconciler) release(ctx context.Context, pod *corev1.Pod, kp *apiv1.Kur
 	r.ownCreates.Delete(uid)
 	for id := range ids {
 		r.rebinds.Delete(id)
+		if r.Active != nil {
+			r.Active.Done(id)
+		}
 	}
 	if err := r.removeKuryrPortFinalizer(ctx, kp); err != nil {
 		return ctrl.Result{}, err

@@ -223,6 +223,9 @@ func matches(p *openstack.Port, f openstack.PortFilter) bool {
 			return false
 		}
 	}
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, p.ID) {
+		return false
+	}
 	return (f.DeviceID == "" || p.DeviceID == f.DeviceID) &&
 		(f.DeviceOwner == "" || p.DeviceOwner == f.DeviceOwner) &&
 		(f.NetworkID == "" || p.NetworkID == f.NetworkID) &&

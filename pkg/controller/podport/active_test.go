@@ -1,0 +1,52 @@
+package podport
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+)
+
+func TestActiveWatchOneListForAllWaitingPorts(t *testing.T) {
+	ctx := context.Background()
+	oc := fake.New()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		p, err := oc.CreatePort(ctx, openstack.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	w := &ActiveWatch{OpenStack: oc, Interval: time.Hour, Log: testr.New(t)}
+	for i, id := range ids {
+		w.Wait(id, types.NamespacedName{Namespace: "ns", Name: "pod" + string(rune('a'+i))})
+	}
+	oc.SetPortStatus(ids[1], openstack.PortStatusActive, "ovs")
+	before := oc.Calls("list ports")
+	w.PollOnce(ctx)
+	if got := oc.Calls("list ports") - before; got != 1 {
+		t.Fatalf("list calls per poll = %d, want 1 for all waiting ports", got)
+	}
+	select {
+	case ev := <-w.Events():
+		if ev.Object.GetName() != "podb" || ev.Object.GetNamespace() != "ns" {
+			t.Fatalf("enqueued %s/%s, want ns/podb", ev.Object.GetNamespace(), ev.Object.GetName())
+		}
+	default:
+		t.Fatal("the ACTIVE port's pod was not enqueued")
+	}
+	if w.Pending() != 2 {
+		t.Fatalf("pending = %d, want 2 (the ACTIVE port is done)", w.Pending())
+	}
+	w.Done(ids[0])
+	w.PollOnce(ctx)
+	if w.Pending() != 1 || len(w.Events()) != 0 {
+		t.Fatalf("pending %d, queued %d; want 1 and 0", w.Pending(), len(w.Events()))
+	}
+}
