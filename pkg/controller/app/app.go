@@ -282,9 +282,10 @@ func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *p
 			Subnets:      map[string][]string{net.Network.ID: {net.Subnet.ID}},
 		},
 		Min: vp.PortsPoolMin, Max: vp.PortsPoolMax, Batch: vp.PortsPoolBatch,
-		SyncPeriod: vp.PortsPoolUpdateFrequency,
-		QuotaRetry: cfg.Controller.QuotaRetryInterval,
-		Log:        log.WithName("pool"),
+		SyncPeriod:  vp.PortsPoolUpdateFrequency,
+		QuotaRetry:  cfg.Controller.QuotaRetryInterval,
+		QuietPeriod: 2 * time.Second, MaxDefer: 30 * time.Second,
+		Log: log.WithName("pool"),
 	})
 }
 

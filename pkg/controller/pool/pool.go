@@ -47,7 +47,11 @@ type Options struct {
 	QuotaRetry time.Duration
 	// BindWorkers is the number of background name/device_id updates in parallel.
 	BindWorkers int
-	Log         logr.Logger
+	// QuietPeriod defers refills and renames until no pod has taken a port for this long
+	// (a burst is over), at most MaxDefer: during a burst neutron-server is needed for the
+	// OVS agent's calls that wire the pods. Zero disables the deferral.
+	QuietPeriod, MaxDefer time.Duration
+	Log                   logr.Logger
 }
 
 // Manager is the neutron pool driver. It is a manager Runnable: pools run on the leader only.
@@ -59,6 +63,28 @@ type Manager struct {
 	// runCtx is the context of Start; background work (refills, binds) lives in it.
 	runCtx atomic.Pointer[context.Context]
 	bindQ  chan bindRequest
+	// lastAcquire is when a pod last took a port (Unix nanoseconds).
+	lastAcquire atomic.Int64
+}
+
+// settle waits until no pod has taken a port for QuietPeriod, or MaxDefer has passed, or
+// ctx ends.
+func (m *Manager) settle(ctx context.Context) {
+	if m.o.QuietPeriod <= 0 {
+		return
+	}
+	deadline := time.Now().Add(m.o.MaxDefer)
+	for {
+		since := time.Since(time.Unix(0, m.lastAcquire.Load()))
+		if since >= m.o.QuietPeriod || !time.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(m.o.QuietPeriod-since, time.Until(deadline))):
+		}
+	}
 }
 
 // Port states kept in memory; Neutron's tags are the durable record.
@@ -149,6 +175,7 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*opens
 	case <-ctx.Done():
 		return nil, false, fmt.Errorf("waiting for the port pools: %w", ctx.Err())
 	}
+	m.lastAcquire.Store(time.Now().UnixNano())
 	uid := string(pod.UID)
 	p := m.pool(key)
 	var port *openstack.Port
