@@ -101,7 +101,8 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := daemon.DefaultOptions()
 	opts.VIFTimeout, opts.ActiveTimeout, opts.ActiveSignal = cfg.VIFTimeout, cfg.ActiveTimeout, cfg.ActiveSignal
-	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger, Tags: ovsClient, Opts: opts, Metrics: daemon.NewMetrics(reg)}
+	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger,
+		Tags: &ovs.TagSnapshot{Client: ovsClient, MaxAge: opts.PollInterval}, Opts: opts, Metrics: daemon.NewMetrics(reg)}
 	events := daemon.NewEvents(2048)
 	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni"), Events: events,
 		Recorder: src.NewRecorder(cfg.NodeName)}

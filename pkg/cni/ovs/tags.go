@@ -1,0 +1,102 @@
+package ovs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// PortTags returns the local VLAN tag of every OVS port that has one, in one ovs-vsctl call.
+func (c *Client) PortTags(ctx context.Context) (map[string]int, error) {
+	out, err := c.vsctl(ctx, "--format=json", "--columns=name,tag", "list", "Port")
+	if err != nil {
+		return nil, fmt.Errorf("listing port tags: %w", err)
+	}
+	return parseTags(out)
+}
+
+func parseTags(out string) (map[string]int, error) {
+	tags := map[string]int{}
+	if out == "" {
+		return tags, nil
+	}
+	var t table
+	if err := json.Unmarshal([]byte(out), &t); err != nil {
+		return nil, fmt.Errorf("decoding ovs-vsctl output: %w", err)
+	}
+	nameCol, tagCol := -1, -1
+	for i, h := range t.Headings {
+		switch h {
+		case "name":
+			nameCol = i
+		case "tag":
+			tagCol = i
+		}
+	}
+	if nameCol < 0 || tagCol < 0 {
+		return nil, fmt.Errorf("decoding ovs-vsctl output: missing columns in %v", t.Headings)
+	}
+	for _, row := range t.Data {
+		if len(row) <= max(nameCol, tagCol) {
+			return nil, fmt.Errorf("decoding ovs-vsctl output: short row")
+		}
+		var name string
+		if err := json.Unmarshal(row[nameCol], &name); err != nil {
+			return nil, fmt.Errorf("decoding port name: %w", err)
+		}
+		var tag int
+		if err := json.Unmarshal(row[tagCol], &tag); err == nil { // an empty tag is ["set",[]]
+			tags[name] = tag
+		}
+	}
+	return tags, nil
+}
+
+// TagSnapshot answers PortTag from one shared listing of all port tags, refreshed at most
+// every MaxAge: however many pods wait for their ports to be wired, the node runs at most
+// one ovs-vsctl per MaxAge for them. A port's answer always comes from a listing taken after
+// the first question about it, so a port that was just re-plugged under the same name is
+// never reported with the tag of its previous incarnation.
+type TagSnapshot struct {
+	Client *Client
+	MaxAge time.Duration
+
+	mu       sync.Mutex
+	at       time.Time
+	tags     map[string]int
+	err      error
+	firstAsk map[string]time.Time
+}
+
+// PortTag returns port's tag from a snapshot no older than MaxAge.
+func (s *TagSnapshot) PortTag(ctx context.Context, port string) (int, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.firstAsk == nil {
+		s.firstAsk = map[string]time.Time{}
+	}
+	asked, seen := s.firstAsk[port]
+	if !seen {
+		asked = time.Now()
+		s.firstAsk[port] = asked
+	}
+	if s.tags == nil || time.Since(s.at) >= s.MaxAge || s.at.Before(asked) {
+		s.tags, s.err = s.Client.PortTags(ctx)
+		s.at = time.Now()
+		for p, t := range s.firstAsk { // waits that ended without a tag
+			if s.at.Sub(t) > 10*time.Minute {
+				delete(s.firstAsk, p)
+			}
+		}
+	}
+	if s.err != nil {
+		return 0, false, s.err
+	}
+	tag, ok := s.tags[port]
+	if ok {
+		delete(s.firstAsk, port)
+	}
+	return tag, ok, nil
+}
