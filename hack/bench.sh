@@ -67,12 +67,13 @@ if has kuryr; then
 fi
 
 if has kuryr-pools; then
-  # Pools sized for the burst: N free ports, refills in bulks of 20, room for the N ports the
-  # burst gives back; a short update frequency so the prefilled ports are taken in at once.
+  # The pool is prefilled with N ports for the burst; ports_pool_min stays small so that refills
+  # (bulk creates) do not compete with the burst, and ports_pool_max leaves room for the N ports
+  # the burst gives back; a short update frequency takes the prefilled ports in at once.
   POOL_CONF=$STATE/etc/kuryr-bench-pools.conf
   sed -e 's/^\[kubernetes\]$/[kubernetes]\nvif_pool_driver = neutron/' "$BENCH_CONF" >"$POOL_CONF"
   printf '\n[vif_pool]\nports_pool_min = %d\nports_pool_max = %d\nports_pool_batch = 20\nports_pool_update_frequency = 2\n' \
-    "$N" $((2 * N + 20)) >>"$POOL_CONF"
+    10 $((2 * N + 20)) >>"$POOL_CONF"
   say "kuryr-go with port pools: prefilling $N ports on $NODE_NAME"
   $TB kuryr-start "$POOL_CONF"
   $TB exec "$CTL" --config "$POOL_CONF" --timeout 10m pools prefill "$NODE_NAME" --count "$N" --batch 20

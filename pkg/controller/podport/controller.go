@@ -70,7 +70,7 @@ type Timing struct {
 
 // activeFallback is the requeue of a pod whose port waits for ACTIVE while an ActiveWatch
 // runs: the watch enqueues it much sooner.
-const activeFallback = 10 * time.Second
+const activeFallback = time.Minute
 
 // DefaultTiming is used for zero fields of Reconciler.Timing.
 var DefaultTiming = Timing{
