@@ -17,6 +17,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/cni/api"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/cniresult"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
+	"github.com/kuryr-go/kuryr-go/pkg/keyed"
 )
 
 // PortSource gives the KuryrPorts of this node.
@@ -88,7 +89,7 @@ type Service struct {
 	Opts    Options
 	Metrics *Metrics
 
-	locks keyedMutex
+	locks keyed.Mutex
 }
 
 // Add plugs the pod's VIFs and returns the CNI result of its default VIF.
@@ -99,7 +100,7 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("pod", pod.String(), "containerId", short(req.ContainerID))
 	ctx = logr.NewContext(ctx, log)
-	unlock := s.locks.lock(pod.String())
+	unlock := s.locks.Lock(pod.String())
 	defer unlock()
 
 	start := time.Now()
@@ -158,7 +159,7 @@ func (s *Service) Del(ctx context.Context, req *api.Request) error {
 	log := logr.FromContextOrDiscard(ctx).WithValues("containerId", short(req.ContainerID))
 	if pod, err := podFromRequest(req); err == nil {
 		log = log.WithValues("pod", pod.String())
-		unlock := s.locks.lock(pod.String())
+		unlock := s.locks.Lock(pod.String())
 		defer unlock()
 	}
 	ctx = logr.NewContext(ctx, log)
@@ -175,7 +176,7 @@ func (s *Service) Check(ctx context.Context, req *api.Request) error {
 	if err != nil {
 		return err
 	}
-	unlock := s.locks.lock(pod.String())
+	unlock := s.locks.Lock(pod.String())
 	defer unlock()
 	kp, err := s.Ports.GetPort(ctx, pod.Namespace, pod.Name)
 	if err != nil {

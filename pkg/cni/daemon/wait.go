@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -154,40 +153,5 @@ func (s *Service) waitActive(ctx context.Context, pod PodRef, vifs []namedVIF) (
 			return "", waitError(ctx, fmt.Sprintf("timed out after %s waiting for port(s) %v of pod %s to become active (signal %s)",
 				s.Opts.ActiveTimeout, ids, pod, s.Opts.ActiveSignal))
 		}
-	}
-}
-
-// keyedMutex serialises requests for one pod.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedEntry{}
-	}
-	e := k.locks[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.locks[key] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
 	}
 }

@@ -27,6 +27,9 @@ const (
 	KeyIfName       = "kuryr-ifname"
 	KeyNetns        = "kuryr-netns"
 	KeyPlugMode     = "kuryr-plug-mode"
+	// KeyParked marks a free pool port plugged ahead of any pod; its value is the network
+	// namespace that holds the port's pod-side interface until a pod takes it.
+	KeyParked = "kuryr-parked"
 )
 
 // Interface is an OVS Interface row kuryr cares about.
@@ -81,6 +84,28 @@ func (c *Client) AddPort(ctx context.Context, bridge, port string, externalIDs m
 	}
 	if _, err := c.vsctl(ctx, args...); err != nil {
 		return fmt.Errorf("adding port %s to bridge %s: %w", port, bridge, err)
+	}
+	return nil
+}
+
+// SetExternalIDs sets and removes external IDs of an existing interface in one
+// transaction; it fails when the interface does not exist.
+func (c *Client) SetExternalIDs(ctx context.Context, iface string, set map[string]string, remove []string) error {
+	var args []string
+	if len(set) > 0 {
+		args = append(args, "--", "set", "Interface", iface)
+		for _, k := range sortedKeys(set) {
+			args = append(args, fmt.Sprintf("external_ids:%s=%s", k, quote(set[k])))
+		}
+	}
+	for _, k := range remove {
+		args = append(args, "--", "remove", "Interface", iface, "external_ids", k)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := c.vsctl(ctx, args...); err != nil {
+		return fmt.Errorf("updating the external IDs of %s: %w", iface, err)
 	}
 	return nil
 }

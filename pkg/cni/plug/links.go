@@ -35,7 +35,8 @@ func deleteLink(name string) error {
 func deleteHostLink(name string) error { return deleteLink(name) }
 
 // createVeth creates the pod veth: hostName stays in the host namespace, podName is created
-// directly in the pod's namespace with the port's MAC, both with the network's MTU.
+// directly in the pod's namespace with the port's MAC (in the current one when netns is
+// nil), both with the network's MTU.
 func createVeth(hostName, podName string, mac net.HardwareAddr, mtu int, netns ns.NetNS) (netlink.Link, error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = hostName
@@ -43,8 +44,10 @@ func createVeth(hostName, podName string, mac net.HardwareAddr, mtu int, netns n
 		LinkAttrs:        attrs,
 		PeerName:         podName,
 		PeerHardwareAddr: mac,
-		PeerNamespace:    netlink.NsFd(int(netns.Fd())),
 		PeerTxQLen:       -1,
+	}
+	if netns != nil {
+		veth.PeerNamespace = netlink.NsFd(int(netns.Fd()))
 	}
 	if mtu > 0 {
 		veth.MTU = mtu

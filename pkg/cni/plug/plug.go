@@ -18,6 +18,7 @@ import (
 
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
+	"github.com/kuryr-go/kuryr-go/pkg/keyed"
 )
 
 // Switch is the part of OVS the plugger needs.
@@ -25,6 +26,7 @@ type Switch interface {
 	AddPort(ctx context.Context, bridge, port string, externalIDs map[string]string) error
 	DelPort(ctx context.Context, port string) error
 	FindInterfaces(ctx context.Context, key, value string) ([]ovs.Interface, error)
+	SetExternalIDs(ctx context.Context, iface string, set map[string]string, remove []string) error
 }
 
 // Request describes one interface to plug into one sandbox.
@@ -49,11 +51,17 @@ type Result struct {
 	PodMAC net.HardwareAddr
 	// OVSPort is the port on the OVS bridge: the tap (native) or the qvo (hybrid).
 	OVSPort string
+	// Parked is true when the port was plugged ahead (a parked pool port) and only moved
+	// into the sandbox: it is wired already.
+	Parked bool
 }
 
 // Plugger plugs and unplugs pods.
 type Plugger struct {
 	Switch Switch
+
+	// ports serialises the work on one Neutron port (parking and plugging).
+	ports keyed.Mutex
 }
 
 // Names are the host device names of a VIF.
@@ -142,6 +150,12 @@ func (p *Plugger) Plug(ctx context.Context, req *Request) (res *Result, err erro
 		return nil, fmt.Errorf("opening network namespace %s: %w", req.Netns, err)
 	}
 	defer func() { _ = netns.Close() }()
+
+	unlock := p.ports.Lock(req.VIF.ID)
+	defer unlock()
+	if res, ok := p.claim(ctx, req, netns); ok {
+		return res, nil
+	}
 
 	// A previous sandbox of this pod, or an earlier attempt for this one, may have left
 	// devices behind: the names are derived from the port, so they would clash. The OVS port

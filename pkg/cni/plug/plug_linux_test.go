@@ -91,7 +91,7 @@ func request(v *kuryrv1.VIF, pod ns.NetNS, cid string) *Request {
 		PodName: "pod1", PodUID: "uid-1", Default: true}
 }
 
-func linkExists(t *testing.T, name string) bool {
+func hasLink(t *testing.T, name string) bool {
 	t.Helper()
 	_, err := netlinksafe.LinkByName(name)
 	if err != nil && !isNotFound(err) {
@@ -216,7 +216,7 @@ func TestNativePlugCheckUnplug(t *testing.T) {
 				return err
 			}
 		}
-		if linkExists(t, "tap5f0e6a1c-3b") || len(e.sw.Ports()) != 0 {
+		if hasLink(t, "tap5f0e6a1c-3b") || len(e.sw.Ports()) != 0 {
 			t.Errorf("leftovers: ports %v", e.sw.Ports())
 		}
 		if err := e.p.Unplug(ctx, "never-added", pod.Path(), "eth0"); err != nil {
@@ -225,7 +225,7 @@ func TestNativePlugCheckUnplug(t *testing.T) {
 		return e.p.Unplug(ctx, "cid-1", "/var/run/netns/kuryr-does-not-exist", "eth0")
 	})
 	_ = pod.Do(func(ns.NetNS) error {
-		if linkExists(t, "eth0") {
+		if hasLink(t, "eth0") {
 			t.Error("eth0 still in the pod")
 		}
 		return nil
@@ -294,7 +294,7 @@ func TestHybridPlug(t *testing.T) {
 			return err
 		}
 		for _, l := range []string{"tap5f0e6a1c-3b", "qvb5f0e6a1c-3b", "qvo5f0e6a1c-3b", "qbr5f0e6a1c-3b"} {
-			if linkExists(t, l) {
+			if hasLink(t, l) {
 				t.Errorf("%s left behind", l)
 			}
 		}
@@ -306,7 +306,7 @@ func TestHybridPlug(t *testing.T) {
 func verifyNoPodIface(t *testing.T, pod ns.NetNS) {
 	t.Helper()
 	_ = pod.Do(func(ns.NetNS) error {
-		if linkExists(t, "eth0") {
+		if hasLink(t, "eth0") {
 			t.Error("eth0 still in the pod")
 		}
 		return nil
@@ -322,7 +322,7 @@ func TestFailedPlugLeavesNothing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "ovsdb unavailable") {
 			t.Errorf("plug: %v", err)
 		}
-		if linkExists(t, "tap5f0e6a1c-3b") {
+		if hasLink(t, "tap5f0e6a1c-3b") {
 			t.Error("host veth leaked")
 		}
 		return nil

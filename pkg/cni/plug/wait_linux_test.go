@@ -9,7 +9,7 @@ import (
 func waitGone(t *testing.T, name string) {
 	t.Helper()
 	for i := 0; i < 100; i++ {
-		if !linkExists(t, name) {
+		if !hasLink(t, name) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -65,6 +65,22 @@ func (s *Switch) AddPort(_ context.Context, bridge, port string, ids map[string]
 	return nil
 }
 
+// SetExternalIDs updates an existing port's IDs.
+func (s *Switch) SetExternalIDs(_ context.Context, port string, set map[string]string, remove []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Calls = append(s.Calls, "set "+port)
+	iface, ok := s.ports[port]
+	if !ok {
+		return fmt.Errorf("fake switch: no interface %s", port)
+	}
+	maps.Copy(iface.ExternalIDs, set)
+	for _, k := range remove {
+		delete(iface.ExternalIDs, k)
+	}
+	return nil
+}
+
 // DelPort forgets the port.
 func (s *Switch) DelPort(_ context.Context, port string) error {
 	s.mu.Lock()
