@@ -127,7 +127,10 @@ type VIFPool struct {
 	// PortsPoolUpdateFrequency is how often the pools are compared with Neutron: released
 	// ports that went DOWN become free, ports created outside (kuryrctl pools prefill) join.
 	PortsPoolUpdateFrequency time.Duration
-	VIFPoolMapping           map[string]string
+	// PortsPoolPreplug publishes each node's free ports in its KuryrPortPool so that the
+	// node daemon plugs them before any pod asks: a pod then finds its port wired.
+	PortsPoolPreplug bool
+	VIFPoolMapping   map[string]string
 }
 
 // OptionError names the option a start-up problem is about.

@@ -229,6 +229,7 @@ func (r *reader) vifPool(p *VIFPool) {
 	p.PortsPoolMax = r.integer(g, "ports_pool_max", 0)
 	p.PortsPoolBatch = r.integer(g, "ports_pool_batch", 10)
 	p.PortsPoolUpdateFrequency = r.duration(g, "ports_pool_update_frequency", 20*time.Second)
+	p.PortsPoolPreplug = r.boolean(g, "ports_pool_preplug", true)
 	p.VIFPoolMapping = r.mapping(g, "vif_pool_mapping")
 	switch {
 	case p.PortsPoolBatch < 1:

@@ -63,6 +63,10 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+func vifOptions(cfg *config.Config) vif.Options {
+	return vif.Options{OVSBridge: cfg.NeutronDefaults.OVSBridge, DeviceMTU: cfg.NeutronDefaults.NetworkDeviceMTU}
+}
+
 // Prepare connects to OpenStack and checks the configured resources, retrying while Neutron
 // is unreachable (transient errors) for up to timeout. Configuration errors return at once.
 func Prepare(ctx context.Context, cfg *config.Config, timeout time.Duration, log logr.Logger) (openstack.Client, *podport.PodNetwork, error) {
@@ -216,7 +220,7 @@ func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Cli
 		Network:      net,
 		ClusterID:    cfg.Kubernetes.ClusterID,
 		ResourceTags: cfg.NeutronDefaults.ResourceTags,
-		VIF:          vif.Options{OVSBridge: cfg.NeutronDefaults.OVSBridge, DeviceMTU: cfg.NeutronDefaults.NetworkDeviceMTU},
+		VIF:          vifOptions(cfg),
 		Workers:      cfg.Controller.Workers,
 		Trigger:      trigger,
 		Active: &podport.ActiveWatch{OpenStack: osc, Interval: cfg.Controller.ActivePollInterval,
@@ -272,7 +276,7 @@ func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Cli
 // NewPools builds the neutron pool driver from [vif_pool]; it runs on the leader only.
 func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *podport.PodNetwork, log logr.Logger) *pool.Manager {
 	vp := cfg.VIFPool
-	return pool.New(pool.Options{
+	o := pool.Options{
 		OpenStack:    osc,
 		Reader:       mgr.GetClient(),
 		WaitForCache: mgr.GetCache().WaitForCacheSync,
@@ -286,7 +290,19 @@ func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *p
 		QuotaRetry:  cfg.Controller.QuotaRetryInterval,
 		QuietPeriod: 2 * time.Second, MaxDefer: 30 * time.Second,
 		Log: log.WithName("pool"),
-	})
+	}
+	if vp.PortsPoolPreplug {
+		o.Writer = mgr.GetClient()
+		subnets := map[string]*openstack.Subnet{net.Subnet.ID: net.Subnet}
+		vifOpts := vifOptions(cfg)
+		o.VIFOf = func(p *openstack.Port) (apiv1.VIF, bool) {
+			if p.NetworkID != net.Network.ID {
+				return apiv1.VIF{}, false
+			}
+			return vif.FromPort(p, net.Network, subnets, vifOpts), true
+		}
+	}
+	return pool.New(o)
 }
 
 // neutronCheck reports ready while the pod subnet can be read, asking Neutron at most every

@@ -68,6 +68,7 @@ func (m *Manager) unfree(id string) {
 		for i := range p.free {
 			if p.free[i].ID == id {
 				p.free = append(p.free[:i], p.free[i+1:]...)
+				m.poke()
 				return false
 			}
 		}

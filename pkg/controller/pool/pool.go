@@ -12,6 +12,10 @@
 // Neutron is the record: at start (and every ports_pool_update_frequency) the pools are
 // rebuilt from the ports carrying the pool tag that no KuryrPort references, so nothing is
 // lost in a crash, whatever the step it happened in.
+//
+// With Options.Writer the free ports of each node are also published in its KuryrPortPool:
+// the node daemon plugs them ahead (the OVS agent wires them while they wait), and a pod
+// that takes one finds it ready.
 package pool
 
 import (
@@ -27,6 +31,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
@@ -51,7 +56,15 @@ type Options struct {
 	// (a burst is over), at most MaxDefer: during a burst neutron-server is needed for the
 	// OVS agent's calls that wire the pods. Zero disables the deferral.
 	QuietPeriod, MaxDefer time.Duration
-	Log                   logr.Logger
+	// Writer, when set, publishes each node's free ports in its KuryrPortPool so that the
+	// node daemon plugs them ahead of the pods ([vif_pool] ports_pool_preplug). Free ports
+	// are then ACTIVE in Neutron, not DOWN.
+	Writer client.Client
+	// VIFOf turns a free port into the VIF the daemon plugs; false leaves it out.
+	VIFOf func(*openstack.Port) (apiv1.VIF, bool)
+	// PublishInterval is the least time between two writes of the KuryrPortPools.
+	PublishInterval time.Duration
+	Log             logr.Logger
 }
 
 // Manager is the neutron pool driver. It is a manager Runnable: pools run on the leader only.
@@ -65,6 +78,8 @@ type Manager struct {
 	bindQ  chan bindRequest
 	// lastAcquire is when a pod last took a port (Unix nanoseconds).
 	lastAcquire atomic.Int64
+	// publishQ wakes the KuryrPortPool publisher.
+	publishQ chan struct{}
 }
 
 // settle waits until no pod has taken a port for QuietPeriod, or MaxDefer has passed, or
@@ -136,7 +151,13 @@ func New(o Options) *Manager {
 	if o.BindWorkers <= 0 {
 		o.BindWorkers = 2
 	}
-	return &Manager{o: o, ready: make(chan struct{}), bindQ: make(chan bindRequest, 4096)}
+	if o.VIFOf == nil {
+		o.VIFOf = portVIF
+	}
+	if o.PublishInterval <= 0 {
+		o.PublishInterval = 500 * time.Millisecond
+	}
+	return &Manager{o: o, ready: make(chan struct{}), bindQ: make(chan bindRequest, 4096), publishQ: make(chan struct{}, 1)}
 }
 
 // ReadyCheck fails until the pools have been recovered from Neutron (readiness probe).
@@ -193,6 +214,7 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*opens
 	m.gauge(key, free)
 	m.maybeRefill(p)
 	if port != nil {
+		m.poke()
 		metrics.PoolRequests.WithLabelValues("hit").Inc()
 		return port, true, nil
 	}
@@ -318,6 +340,10 @@ func (m *Manager) Start(ctx context.Context) error {
 		delay = min(2*delay, 30*time.Second)
 	}
 	close(m.ready)
+	if m.o.Writer != nil {
+		go m.publishLoop(ctx)
+		m.poke()
+	}
 	t := time.NewTicker(m.o.SyncPeriod)
 	defer t.Stop()
 	for {

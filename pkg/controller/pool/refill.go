@@ -63,6 +63,7 @@ func (m *Manager) refill(ctx context.Context, p *pool, n int) {
 	p.mu.Unlock()
 	metrics.PoolRefills.WithLabelValues("success").Inc()
 	m.gauge(p.key, free)
+	m.poke()
 	log.V(1).Info("Refilled pool", "ports", len(ports), "free", free, "duration", time.Since(start).Round(time.Millisecond))
 	m.maybeRefill(p) // pods may have drained it while the request ran
 }

@@ -59,15 +59,23 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		for i := range candidates {
 			pt := candidates[i]
 			e := m.entry(pt.ID)
-			if e.changed.Load() >= start || pt.Status != openstack.PortStatusDown {
+			if e.changed.Load() >= start {
 				continue
 			}
 			switch e.state.Load() {
 			case stateUnknown:
+				// A published pool keeps its free ports plugged (ACTIVE); otherwise a
+				// port that is not DOWN may still be plugged for the pod that gave it back.
+				if pt.Status != openstack.PortStatusDown && m.o.Writer == nil {
+					continue
+				}
 				p.free = append(p.free, pt)
 				e.set(stateFree)
 				res.added++
 			case stateRecycling:
+				if pt.Status != openstack.PortStatusDown {
+					continue // the pod that gave it back is still plugged
+				}
 				delete(p.recycling, pt.ID)
 				p.free = append(p.free, pt)
 				e.set(stateFree)
@@ -102,6 +110,7 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		m.maybeRefill(p)
 		return true
 	})
+	m.poke()
 	if res.added > 0 || res.dropped > 0 {
 		m.o.Log.Info("Port pools synced with Neutron", "added", res.added, "dropped", res.dropped, "freePorts", res.free)
 	}

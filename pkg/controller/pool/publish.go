@@ -1,0 +1,136 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+// Publishing: the free ports of each node are written to the node's KuryrPortPool, so that
+// its daemon can plug them ahead of the pods (see package plug, "parking"). The object
+// follows the pools, at most once per PublishInterval; a node without free ports has none.
+
+// publishRetry is the pause after a failed publish (the CRD missing, the API down).
+const publishRetry = 10 * time.Second
+
+// poke asks the publisher to write the pools soon; it never blocks.
+func (m *Manager) poke() {
+	select {
+	case m.publishQ <- struct{}{}:
+	default:
+	}
+}
+
+// publishLoop writes the KuryrPortPools whenever the pools changed, at most once per
+// PublishInterval, and every SyncPeriod in any case (repairing edits by others).
+func (m *Manager) publishLoop(ctx context.Context) {
+	t := time.NewTicker(m.o.SyncPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.publishQ:
+		case <-t.C:
+		}
+		wait := m.o.PublishInterval
+		if err := m.publish(ctx); err != nil && ctx.Err() == nil {
+			wait = max(wait, publishRetry)
+			m.o.Log.Error(err, "Publishing the free pool ports failed; retrying", "retryAfter", wait)
+			m.poke()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// desiredPools returns each node's free ports as VIFs, in the order they are handed out.
+func (m *Manager) desiredPools() map[string][]apiv1.VIF {
+	out := map[string][]apiv1.VIF{}
+	m.pools.Range(func(_, v any) bool {
+		p := v.(*pool)
+		p.mu.Lock()
+		free := slices.Clone(p.free)
+		p.mu.Unlock()
+		for i := range free {
+			if vif, ok := m.o.VIFOf(&free[i]); ok {
+				out[p.key.Node] = append(out[p.key.Node], vif)
+			}
+		}
+		if _, ok := out[p.key.Node]; !ok {
+			out[p.key.Node] = nil
+		}
+		return true
+	})
+	return out
+}
+
+// publish makes every node's KuryrPortPool list the node's free ports.
+func (m *Manager) publish(ctx context.Context) error {
+	desired := m.desiredPools()
+	var existing apiv1.KuryrPortPoolList
+	if err := m.o.Writer.List(ctx, &existing); err != nil {
+		return fmt.Errorf("listing KuryrPortPools: %w", err)
+	}
+	have := map[string]*apiv1.KuryrPortPool{}
+	for i := range existing.Items {
+		have[existing.Items[i].Name] = &existing.Items[i]
+	}
+	for node, vifs := range desired {
+		if err := m.publishNode(ctx, have[node], node, vifs); err != nil {
+			return err
+		}
+		delete(have, node)
+	}
+	for _, kpp := range have { // nodes without pools
+		if len(kpp.Spec.Ports) == 0 {
+			continue
+		}
+		if err := m.publishNode(ctx, kpp, kpp.Name, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) publishNode(ctx context.Context, cur *apiv1.KuryrPortPool, node string, vifs []apiv1.VIF) error {
+	spec := apiv1.KuryrPortPoolSpec{NodeName: node, Ports: vifs}
+	if cur == nil {
+		if len(vifs) == 0 {
+			return nil
+		}
+		kpp := &apiv1.KuryrPortPool{Spec: spec}
+		kpp.Name = node
+		if err := m.o.Writer.Create(ctx, kpp); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating KuryrPortPool %s: %w", node, err)
+		}
+		return nil
+	}
+	if apiequality.Semantic.DeepEqual(cur.Spec, spec) {
+		return nil
+	}
+	next := cur.DeepCopy()
+	next.Spec = spec
+	if err := m.o.Writer.Patch(ctx, next, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			m.poke()
+			return nil
+		}
+		return fmt.Errorf("updating KuryrPortPool %s: %w", node, err)
+	}
+	return nil
+}
+
+// portVIF is the default VIFOf: none (nothing is published).
+func portVIF(*openstack.Port) (apiv1.VIF, bool) { return apiv1.VIF{}, false }

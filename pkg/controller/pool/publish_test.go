@@ -1,0 +1,98 @@
+package pool
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+)
+
+// newPublishingHarness is a harness whose manager publishes KuryrPortPools to a fake API.
+func newPublishingHarness(t *testing.T) (*harness, client.Client) {
+	t.Helper()
+	h := newHarness(t, 0, 0, 2)
+	w := reader().(client.Client)
+	h.m = New(Options{
+		OpenStack: h.os, Reader: w, Writer: w,
+		VIFOf: func(p *openstack.Port) (apiv1.VIF, bool) {
+			return apiv1.VIF{ID: p.ID, NetworkID: p.NetworkID}, p.NetworkID == "net-1"
+		},
+		PublishInterval: 10 * time.Millisecond,
+		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
+		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
+	})
+	return h, w
+}
+
+func publishedIDs(ctx context.Context, w client.Client, node string) ([]string, bool) {
+	var kpp apiv1.KuryrPortPool
+	if err := w.Get(ctx, types.NamespacedName{Name: node}, &kpp); err != nil {
+		return nil, false
+	}
+	var ids []string
+	for _, v := range kpp.Spec.Ports {
+		ids = append(ids, v.ID)
+	}
+	return ids, kpp.Spec.NodeName == node
+}
+
+func TestFreePortsArePublishedPerNode(t *testing.T) {
+	h, w := newPublishingHarness(t)
+	a := h.freePort()
+	// A free port found ACTIVE is a port its node has plugged ahead: still free.
+	b := h.freePort(func(p *openstack.Port) { p.Status = openstack.PortStatusActive })
+	other := h.freePort(func(p *openstack.Port) { p.HostID = "node-2" })
+	h.start()
+	h.eventually("both free ports of node-1 published", func() bool {
+		ids, ok := publishedIDs(h.ctx, w, node)
+		return ok && len(ids) == 2 && ids[0] != ids[1] && (ids[0] == a.ID || ids[0] == b.ID)
+	})
+	h.eventually("node-2 published", func() bool {
+		ids, ok := publishedIDs(h.ctx, w, "node-2")
+		return ok && len(ids) == 1 && ids[0] == other.ID
+	})
+
+	// A pod takes one: it leaves the published list.
+	port, hit, err := h.m.Acquire(h.ctx, testKey, pod("web", "uid-1"))
+	if err != nil || !hit {
+		t.Fatalf("Acquire = %v, %v, %v", port, hit, err)
+	}
+	h.eventually("taken port unpublished", func() bool {
+		ids, _ := publishedIDs(h.ctx, w, node)
+		return len(ids) == 1 && ids[0] != port.ID
+	})
+
+	// The last free port is deleted outside: the next sync empties the node's list.
+	var left string
+	if ids, _ := publishedIDs(h.ctx, w, node); len(ids) == 1 {
+		left = ids[0]
+	}
+	if err := h.os.DeletePort(h.ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // the sync must start after the delete
+	if _, err := h.m.sync(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("empty list published", func() bool {
+		ids, ok := publishedIDs(h.ctx, w, node)
+		return ok && len(ids) == 0
+	})
+}
+
+// Without a writer (ports_pool_preplug off), a pool port that is not DOWN is not taken as
+// free on recovery: it may still be plugged for the pod that gave it back.
+func TestActivePortNotRecoveredWithoutPublishing(t *testing.T) {
+	h := newHarness(t, 0, 0, 2)
+	h.freePort(func(p *openstack.Port) { p.Status = openstack.PortStatusActive })
+	h.start()
+	if n := h.m.Free(testKey); n != 0 {
+		t.Fatalf("free = %d, want 0", n)
+	}
+}
