@@ -26,6 +26,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/cni/daemon"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/kpsource"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
+	"github.com/kuryr-go/kuryr-go/pkg/cni/parking"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
@@ -127,6 +128,7 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 		}
 		synced.Store(true)
 		log.Info("KuryrPort cache synced")
+		startParking(ctx, cfg, src, plugger, ovsClient, reg, log, errc)
 	}()
 
 	select {
@@ -139,6 +141,26 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 		}
 		return err
 	}
+}
+
+// startParking runs the loop that plugs the node's free pool ports ahead of their pods.
+func startParking(ctx context.Context, cfg *config.Config, src *kpsource.Source, plugger *plug.Plugger,
+	ovsClient *ovs.Client, reg prometheus.Registerer, log logr.Logger, errc chan<- error) {
+	if !cfg.ParkPoolPorts {
+		log.Info("Parking of pool ports disabled")
+		return
+	}
+	if err := src.PoolUnavailable(); err != nil {
+		log.Info("Pool ports are not parked: the KuryrPortPool resource cannot be watched (install deploy/crds)", "error", err.Error())
+		return
+	}
+	m := &parking.Manager{Source: src, Parker: plugger, Lister: ovsClient, Grace: cfg.ParkGrace,
+		Metrics: parking.NewMetrics(reg), Log: log.WithName("parking")}
+	go func() {
+		if err := m.Run(ctx); err != nil {
+			errc <- fmt.Errorf("parking pool ports: %w", err)
+		}
+	}()
 }
 
 func serveHTTP(ctx context.Context, log logr.Logger, name, addr string, h http.Handler, errc chan<- error) {

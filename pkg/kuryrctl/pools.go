@@ -45,7 +45,7 @@ func (g *globals) poolPorts(cmd *cobra.Command) ([]openstack.Port, string, error
 func newPoolsListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List the pools from Neutron: free (DOWN) and other pool-tagged ports per node, network and SG set",
+		Short: "List the pools from Neutron: free (bound, possibly plugged ahead) and other pool-tagged ports per node, network and SG set",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ports, clusterID, err := g.poolPorts(cmd)
@@ -64,7 +64,7 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 				if pool.IsFreePoolPort(&ports[i], clusterID) {
 					c.free++
 				} else {
-					c.other++ // released but still plugged, or not bound to a node
+					c.other++ // not bound to a node
 				}
 			}
 			keys := make([]pool.Key, 0, len(byKey))
@@ -172,6 +172,6 @@ func newPoolsDrainCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&anyStatus, "any-status", false,
-		"also delete pool ports that are not DOWN (released but still plugged); only with the controller stopped")
+		"also delete pool-tagged ports that are not bound to a node")
 	return cmd
 }

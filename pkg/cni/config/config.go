@@ -31,6 +31,11 @@ type Config struct {
 	OVSTimeout    time.Duration
 	OVSDB         string
 	OVSVsctl      string
+	// ParkPoolPorts plugs the node's free pool ports ahead of their pods (the controller
+	// publishes them with [vif_pool] ports_pool_preplug).
+	ParkPoolPorts bool
+	// ParkGrace keeps a parked port that left the pool plugged this long for its pod.
+	ParkGrace time.Duration
 
 	// [neutron_defaults] ovs_bridge: the bridge whose presence makes the daemon ready.
 	Bridge string
@@ -48,7 +53,7 @@ func Defaults() Config {
 	return Config{
 		SocketPath: "/run/kuryr/daemon.sock", VIFTimeout: 60 * time.Second, ActiveTimeout: 60 * time.Second,
 		ActiveSignal: "any", OVSTimeout: 10 * time.Second, OVSVsctl: "ovs-vsctl", Bridge: "br-int",
-		HealthAddr: ":8090", MetricsAddr: ":9655",
+		HealthAddr: ":8090", MetricsAddr: ":9655", ParkPoolPorts: true, ParkGrace: 30 * time.Second,
 	}
 }
 
@@ -69,6 +74,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "integration bridge checked for readiness ([neutron_defaults] ovs_bridge)")
 	fs.StringVar(&cfg.HealthAddr, "health-addr", cfg.HealthAddr, "address of /ready and /alive ([cni_health_server] port)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port)")
+	fs.BoolVar(&cfg.ParkPoolPorts, "park-pool-ports", cfg.ParkPoolPorts, "plug the node's free pool ports ahead of their pods ([cni_daemon] park_pool_ports)")
+	fs.DurationVar(&cfg.ParkGrace, "park-grace", cfg.ParkGrace, "keep a parked port that left the pool this long for its pod ([cni_daemon] park_grace)")
 	fs.IntVar(&cfg.Verbosity, "v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -99,7 +106,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 // Validate checks the values.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.VIFTimeout <= 0 || c.ActiveTimeout <= 0 || c.OVSTimeout <= 0 {
+	if c.VIFTimeout <= 0 || c.ActiveTimeout <= 0 || c.OVSTimeout <= 0 || c.ParkGrace <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	ok := false
@@ -139,6 +146,17 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 		}
 		*dst = time.Duration(v * float64(time.Second))
 	}
+	boolean := func(flagName, section, key string, dst *bool) {
+		if flagSet[flagName] || !f.Section(section).HasKey(key) {
+			return
+		}
+		v, err := f.Section(section).Key(key).Bool()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
+			return
+		}
+		*dst = v
+	}
 	port := func(flagName, section, key string, dst *string) {
 		if flagSet[flagName] || !f.Section(section).HasKey(key) {
 			return
@@ -159,6 +177,8 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 	str("bridge", "neutron_defaults", "ovs_bridge", &c.Bridge)
 	str("node-name", "cni_daemon", "node_name", &c.NodeName)
 	str("kubeconfig", "kubernetes", "kubeconfig", &c.Kubeconfig)
+	boolean("park-pool-ports", "cni_daemon", "park_pool_ports", &c.ParkPoolPorts)
+	secs("park-grace", "cni_daemon", "park_grace", &c.ParkGrace)
 	port("health-addr", "cni_health_server", "port", &c.HealthAddr)
 	port("metrics-addr", "prometheus_exporter", "cni_exporter_port", &c.MetricsAddr)
 	return errors.Join(errs...)

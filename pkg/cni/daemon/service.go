@@ -124,11 +124,15 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 	}()
 	plugStart := time.Now()
 	var result *types100.Result
+	parked := 0
 	for _, v := range vifs {
 		preq := s.plugRequest(req, pod, kp, v)
 		res, err := s.Plugger.Plug(ctx, preq)
 		if err != nil {
 			return nil, fmt.Errorf("plugging port %s of pod %s: %w", v.vif.ID, pod, err)
+		}
+		if res.Parked {
+			parked++
 		}
 		if v.def {
 			result, err = cniresult.Build(cniresult.Input{
@@ -148,7 +152,7 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 	}
 	s.Metrics.observePhase("active", time.Since(activeStart))
 	success = true
-	log.Info("Pod plugged", "ports", len(vifs), "activeSignal", signal,
+	log.Info("Pod plugged", "ports", len(vifs), "parked", parked, "activeSignal", signal,
 		"vifWait", plugStart.Sub(start).String(), "plug", activeStart.Sub(plugStart).String(),
 		"activeWait", time.Since(activeStart).String())
 	return result, nil

@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,10 +22,14 @@ import (
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
-// Source is a KuryrPort cache for one node.
+// Source is a KuryrPort cache for one node, with the node's KuryrPortPool.
 type Source struct {
 	cache     cache.Cache
 	clientset kubernetes.Interface
+	client    client.Client
+	nodeName  string
+	// poolErr is why the KuryrPortPool cannot be watched (its CRD is missing); nil when it is.
+	poolErr error
 
 	mu      sync.Mutex
 	changed chan struct{}
@@ -38,9 +43,11 @@ func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	}
 	sel := labels.SelectorFromSet(labels.Set{kuryrv1.NodeNameLabel: nodeName})
 	c, err := cache.New(cfg, cache.Options{
-		Scheme: scheme,
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&kuryrv1.KuryrPort{}: {Label: sel},
+			&kuryrv1.KuryrPort{}:     {Label: sel},
+			&kuryrv1.KuryrPortPool{}: {Field: fields.OneTermEqualSelector("metadata.name", nodeName)},
 		},
 	})
 	if err != nil {
@@ -50,7 +57,11 @@ func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
-	return &Source{cache: c, clientset: cs, changed: make(chan struct{})}, nil
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating the KuryrPortPool client: %w", err)
+	}
+	return &Source{cache: c, clientset: cs, client: cl, nodeName: nodeName, changed: make(chan struct{})}, nil
 }
 
 // Start runs the informer until ctx ends; it returns once the cache has synced (or failed).
@@ -66,6 +77,15 @@ func (s *Source) Start(ctx context.Context, errc chan<- error) error {
 		DeleteFunc: notify,
 	}); err != nil {
 		return fmt.Errorf("watching KuryrPorts: %w", err)
+	}
+	if pinf, err := s.cache.GetInformer(ctx, &kuryrv1.KuryrPortPool{}); err != nil {
+		s.poolErr = fmt.Errorf("watching KuryrPortPools: %w", err)
+	} else if _, err := pinf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, _ any) { s.notify() },
+		DeleteFunc: notify,
+	}); err != nil {
+		return fmt.Errorf("watching KuryrPortPools: %w", err)
 	}
 	go func() { errc <- s.cache.Start(ctx) }()
 	if !s.cache.WaitForCacheSync(ctx) {

@@ -84,8 +84,9 @@ func (s Spec) PodPortOpts(key Key, podName, podUID string) openstack.PortCreateO
 }
 
 // IsFreePoolPort reports whether p looks like a free pool port of the cluster: tagged as
-// such, owned by compute:kuryr, bound to a node and not plugged (DOWN).
+// such, owned by compute:kuryr and bound to a node. It may be ACTIVE: nodes plug their free
+// ports ahead of the pods ([vif_pool] ports_pool_preplug).
 func IsFreePoolPort(p *openstack.Port, clusterID string) bool {
 	return p.HasTag(ownership.PoolTag) && p.HasTag(ownership.ClusterTag(clusterID)) &&
-		p.DeviceOwner == openstack.DeviceOwnerKuryr && p.HostID != "" && p.Status == openstack.PortStatusDown
+		p.DeviceOwner == openstack.DeviceOwnerKuryr && p.HostID != ""
 }

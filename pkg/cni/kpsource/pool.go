@@ -1,0 +1,65 @@
+package kpsource
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+)
+
+// PoolUnavailable says why the node's KuryrPortPool cannot be read (nil when it can): the
+// CRD is not installed, so no port is plugged ahead.
+func (s *Source) PoolUnavailable() error { return s.poolErr }
+
+// FreePorts returns the free pool ports the controller published for this node.
+func (s *Source) FreePorts(ctx context.Context) ([]kuryrv1.VIF, error) {
+	if s.poolErr != nil {
+		return nil, s.poolErr
+	}
+	var kpp kuryrv1.KuryrPortPool
+	err := s.cache.Get(ctx, types.NamespacedName{Name: s.nodeName}, &kpp)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading KuryrPortPool %s from the cache: %w", s.nodeName, err)
+	}
+	return kpp.Spec.Ports, nil
+}
+
+// PodPorts returns the IDs of the ports recorded in this node's KuryrPorts.
+func (s *Source) PodPorts(ctx context.Context) (map[string]bool, error) {
+	var list kuryrv1.KuryrPortList
+	if err := s.cache.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing KuryrPorts from the cache: %w", err)
+	}
+	ids := map[string]bool{}
+	for i := range list.Items {
+		for _, v := range list.Items[i].Status.VIFs {
+			ids[v.VIF.ID] = true
+		}
+	}
+	return ids, nil
+}
+
+// SetPoolStatus records how many of the free ports are plugged here.
+func (s *Source) SetPoolStatus(ctx context.Context, free, plugged int) error {
+	if s.poolErr != nil {
+		return nil
+	}
+	kpp := &kuryrv1.KuryrPortPool{}
+	kpp.Name = s.nodeName
+	patch := []byte(fmt.Sprintf(`{"status":{"free":%d,"plugged":%d}}`, free, plugged))
+	err := s.client.Status().Patch(ctx, kpp, client.RawPatch(types.MergePatchType, patch))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("updating the status of KuryrPortPool %s: %w", s.nodeName, err)
+	}
+	return nil
+}

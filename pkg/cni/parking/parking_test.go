@@ -1,0 +1,168 @@
+package parking
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
+)
+
+type fakeSource struct {
+	free    []kuryrv1.VIF
+	pods    map[string]bool
+	status  [2]int
+	changed chan struct{}
+}
+
+func (f *fakeSource) FreePorts(context.Context) ([]kuryrv1.VIF, error) { return f.free, nil }
+func (f *fakeSource) PodPorts(context.Context) (map[string]bool, error) {
+	return f.pods, nil
+}
+func (f *fakeSource) Changed() <-chan struct{} { return f.changed }
+func (f *fakeSource) SetPoolStatus(_ context.Context, free, plugged int) error {
+	f.status = [2]int{free, plugged}
+	return nil
+}
+
+type fakeParker struct {
+	mu       sync.Mutex
+	parked   map[string]bool
+	fail     map[string]error
+	unparked []string
+}
+
+func (f *fakeParker) Park(_ context.Context, v *kuryrv1.VIF) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[v.ID]; err != nil {
+		return err
+	}
+	f.parked[v.ID] = true
+	return nil
+}
+
+func (f *fakeParker) Unpark(_ context.Context, v *kuryrv1.VIF) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.parked, v.ID)
+	f.unparked = append(f.unparked, v.ID)
+	return nil
+}
+
+func (f *fakeParker) ListParked(context.Context, plug.Lister) ([]plug.Parked, error) {
+	var out []plug.Parked
+	for id := range f.parked {
+		out = append(out, plug.Parked{PortID: id})
+	}
+	return out, nil
+}
+
+func vifs(ids ...string) []kuryrv1.VIF {
+	out := make([]kuryrv1.VIF, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, kuryrv1.VIF{ID: id})
+	}
+	return out
+}
+
+func newManager(t *testing.T) (*Manager, *fakeSource, *fakeParker) {
+	src := &fakeSource{pods: map[string]bool{}, changed: make(chan struct{})}
+	pk := &fakeParker{parked: map[string]bool{}, fail: map[string]error{}}
+	m := &Manager{Source: src, Parker: pk, Grace: time.Hour, RetryAfter: time.Hour, Log: testr.New(t)}
+	return m, src, pk
+}
+
+func TestPassParksFreePortsAndReports(t *testing.T) {
+	m, src, pk := newManager(t)
+	src.free = vifs("a", "b", "c")
+	src.pods["c"] = true // recorded for a pod already: its ADD plugs it
+	m.Pass(context.Background())
+	if !pk.parked["a"] || !pk.parked["b"] || pk.parked["c"] {
+		t.Fatalf("parked %v", pk.parked)
+	}
+	if src.status != [2]int{3, 2} {
+		t.Errorf("status %v", src.status)
+	}
+}
+
+func TestTakenPortStaysUntilItsPodIsGoneAndGraceEnds(t *testing.T) {
+	m, src, pk := newManager(t)
+	ctx := context.Background()
+	src.free = vifs("a", "b")
+	m.Pass(ctx)
+	// a is taken by a pod: out of the pool, recorded in a KuryrPort.
+	src.free = vifs("b")
+	src.pods["a"] = true
+	m.Grace = 0
+	m.Pass(ctx)
+	m.Pass(ctx)
+	if len(pk.unparked) != 0 {
+		t.Fatalf("a port recorded for a pod was unparked: %v", pk.unparked)
+	}
+	// The pod went away before its ADD: the port is unplugged once the grace is over.
+	delete(src.pods, "a")
+	m.Grace = 20 * time.Millisecond
+	m.Pass(ctx)
+	if len(pk.unparked) != 0 {
+		t.Fatalf("unparked before the grace: %v", pk.unparked)
+	}
+	time.Sleep(30 * time.Millisecond)
+	m.Pass(ctx)
+	if !slices.Equal(pk.unparked, []string{"a"}) {
+		t.Fatalf("unparked %v, want [a]", pk.unparked)
+	}
+}
+
+func TestFailedParkIsRetriedLater(t *testing.T) {
+	m, src, pk := newManager(t)
+	ctx := context.Background()
+	src.free = vifs("a")
+	pk.fail["a"] = errors.New("ovsdb down")
+	m.RetryAfter = 20 * time.Millisecond
+	m.Pass(ctx)
+	delete(pk.fail, "a")
+	m.Pass(ctx) // too early
+	if pk.parked["a"] {
+		t.Fatal("retried before RetryAfter")
+	}
+	time.Sleep(30 * time.Millisecond)
+	m.Pass(ctx)
+	if !pk.parked["a"] {
+		t.Fatal("not retried")
+	}
+}
+
+func TestRunRecoversParkedPorts(t *testing.T) {
+	m, src, pk := newManager(t)
+	pk.parked["old"] = true // parked before a restart, no longer in the pool
+	src.free = vifs("new")
+	m.Grace = time.Millisecond
+	m.Resync = 5 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pk.mu.Lock()
+		ok := pk.parked["new"] && !pk.parked["old"]
+		pk.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parked %v", pk.parked)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
