@@ -1,9 +1,12 @@
 package kuryrctl
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +55,7 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type counts struct{ free, other int }
+			type counts struct{ free, active, other int }
 			byKey := map[pool.Key]*counts{}
 			for i := range ports {
 				k := pool.KeyOf(&ports[i])
@@ -63,6 +66,9 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 				}
 				if pool.IsFreePoolPort(&ports[i], clusterID) {
 					c.free++
+					if ports[i].Status == openstack.PortStatusActive {
+						c.active++ // plugged ahead by its node
+					}
 				} else {
 					c.other++ // not bound to a node
 				}
@@ -81,10 +87,11 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 				}
 				return a.SGs < b.SGs
 			})
-			rows := [][]string{{"node", "project", "network", "security_groups", "free", "not_free"}}
+			rows := [][]string{{"node", "project", "network", "security_groups", "free", "active", "not_free"}}
 			for _, k := range keys {
 				c := byKey[k]
-				rows = append(rows, []string{k.Node, k.ProjectID, k.NetworkID, k.SGs, strconv.Itoa(c.free), strconv.Itoa(c.other)})
+				rows = append(rows, []string{k.Node, k.ProjectID, k.NetworkID, k.SGs, strconv.Itoa(c.free),
+					strconv.Itoa(c.active), strconv.Itoa(c.other)})
 			}
 			printTable(cmd.OutOrStdout(), rows)
 			return nil
@@ -94,6 +101,7 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 
 func newPoolsPrefillCmd(g *globals) *cobra.Command {
 	var count, batch int
+	var waitActive time.Duration
 	cmd := &cobra.Command{
 		Use:   "prefill NODE",
 		Short: "Create free pool ports for NODE with the configured project, pod subnet and security groups",
@@ -120,6 +128,7 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 			spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: nd.ResourceTags,
 				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
 			created := 0
+			var ids []string
 			for created < count {
 				n := min(batch, count-created)
 				ports, err := oc.CreatePorts(ctx, spec.PoolPortOpts(key, n))
@@ -127,14 +136,54 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("creating pool ports for %s (%d of %d done): %w", args[0], created, count, err)
 				}
 				created += len(ports)
+				for i := range ports {
+					ids = append(ids, ports[i].ID)
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %d free pool ports for %s (network %s)\n", created, args[0], sn.NetworkID)
+			if waitActive <= 0 {
+				return nil
+			}
+			start := time.Now()
+			if err := waitPortsActive(ctx, oc, ids, waitActive); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "all %d ports ACTIVE (plugged ahead by the node) after %s\n", len(ids), time.Since(start).Round(100*time.Millisecond))
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&count, "count", 0, "ports to create (default [vif_pool] ports_pool_min)")
 	cmd.Flags().IntVar(&batch, "batch", 0, "ports per bulk request (default [vif_pool] ports_pool_batch)")
+	cmd.Flags().DurationVar(&waitActive, "wait-active", 0,
+		"then wait this long for the node to plug them ahead (all ACTIVE; needs [vif_pool] ports_pool_preplug)")
 	return cmd
+}
+
+// waitPortsActive polls Neutron until every port of ids is ACTIVE.
+func waitPortsActive(ctx context.Context, oc openstack.Client, ids []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		active := 0
+		for chunk := range slices.Chunk(ids, 100) {
+			ports, err := oc.ListPorts(ctx, openstack.PortFilter{IDs: chunk, Status: openstack.PortStatusActive})
+			if err != nil {
+				return fmt.Errorf("listing the new pool ports: %w", err)
+			}
+			active += len(ports)
+		}
+		if active >= len(ids) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d pool ports ACTIVE after %s: is the controller running with ports_pool_preplug and the node daemon with park_pool_ports?",
+				active, len(ids), timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func newPoolsDrainCmd(g *globals) *cobra.Command {

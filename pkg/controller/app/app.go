@@ -22,8 +22,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
@@ -244,6 +246,16 @@ func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Cli
 		}
 		r.Pool = pools
 	}
+	if cfg.Kubernetes.VIFPoolDriver != config.PoolDriverNeutron || !cfg.VIFPool.PortsPoolPreplug {
+		// Nothing is published: empty what an earlier configuration published, so the
+		// nodes unplug the ports they parked.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			clearPortPools(ctx, mgr.GetClient(), log)
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the pod port controller: %w", err)
 	}
@@ -303,6 +315,23 @@ func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *p
 		}
 	}
 	return pool.New(o)
+}
+
+// clearPortPools deletes every KuryrPortPool; failures are logged (the CRD may be missing).
+func clearPortPools(ctx context.Context, c client.Client, log logr.Logger) {
+	var list apiv1.KuryrPortPoolList
+	if err := c.List(ctx, &list); err != nil {
+		log.V(1).Info("Not clearing KuryrPortPools", "error", err.Error())
+		return
+	}
+	for i := range list.Items {
+		if err := c.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
+			log.Error(err, "Deleting a KuryrPortPool of an earlier configuration failed", "node", list.Items[i].Name)
+		}
+	}
+	if len(list.Items) > 0 {
+		log.Info("Deleted the KuryrPortPools of an earlier configuration", "count", len(list.Items))
+	}
 }
 
 // neutronCheck reports ready while the pod subnet can be read, asking Neutron at most every
