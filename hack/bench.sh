@@ -6,10 +6,12 @@
 #   3. the same burst with kuryr-go (controller and daemon as processes);
 # then writes JSON results, latency-cdf.png and timeline.png, and prints a table with ratios.
 #
-# usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]   (MODES: comma list of bridge,neutron,plug,kuryr)
+# usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]
+#   MODES: comma list of bridge,neutron,plug,kuryr,kuryr-pools (default all)
+#   BENCH_EXTRA_CONF: kuryr.conf sections appended to the benchmark's configuration
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=50 OUT="" MODES=bridge,neutron,plug,kuryr
+N=50 OUT="" MODES=bridge,neutron,plug,kuryr,kuryr-pools
 while getopts "n:o:m:" o; do
   case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; m) MODES=$OPTARG ;; *) sed -n '2,9p' "$0"; exit 2 ;; esac
 done
@@ -28,6 +30,9 @@ CTL=$STATE/bin/kuryrctl
 $TB kuryr-build
 $TB kubectl apply -f deploy/crds >/dev/null
 BENCH_CONF=$($TB bench-net)
+if [ -n "${BENCH_EXTRA_CONF:-}" ]; then   # extra kuryr.conf sections for experiments
+  printf '\n%s\n' "$BENCH_EXTRA_CONF" >>"$BENCH_CONF"
+fi
 say "results in $OUT (N=$N, modes $MODES)"
 
 if has bridge; then
@@ -76,7 +81,10 @@ if has kuryr-pools; then
     10 $((2 * N + 20)) >>"$POOL_CONF"
   say "kuryr-go with port pools: prefilling $N ports on $NODE_NAME"
   $TB kuryr-start "$POOL_CONF"
-  $TB exec "$CTL" --config "$POOL_CONF" --timeout 10m pools prefill "$NODE_NAME" --count "$N" --batch 20
+  # --wait-active: the controller takes the ports in, publishes them, the daemon plugs them
+  # ahead and the OVS agent wires them (ACTIVE) before the burst starts.
+  $TB exec "$CTL" --config "$POOL_CONF" --timeout 15m pools prefill "$NODE_NAME" --count "$N" --batch 20 \
+    --wait-active 10m
   pool_free() {
     $TB exec curl -sf http://127.0.0.1:9654/metrics |
       awk -v n="node=\"$NODE_NAME\"" '/^kuryr_pool_ports\{/ && index($0, n) { s += $NF } END { print s + 0 }'

@@ -34,8 +34,8 @@ type BurstOptions struct {
 	// of the burst is left behind. ProjectID narrows the listing.
 	Neutron   openstack.Client
 	ProjectID string
-	// CNIEvents, when set, returns the daemon's CNI ADD completion times by pod UID.
-	CNIEvents func(ctx context.Context) (map[string]time.Time, error)
+	// CNIEvents, when set, returns the daemon's CNI ADD times by pod UID.
+	CNIEvents func(ctx context.Context) (map[string]CNIAdd, error)
 }
 
 // tracker records, per pod name, the first time each stage was seen.
@@ -161,8 +161,9 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 			log.Error(err, "Reading CNI ADD times from the daemon failed")
 		} else {
 			for name, uid := range tr.uids {
-				if at, ok := ev[uid]; ok {
-					tr.mark(name, StageCNIAdded, at)
+				if add, ok := ev[uid]; ok {
+					tr.mark(name, StageCNICalled, add.Called)
+					tr.mark(name, StageCNIAdded, add.Returned)
 				}
 			}
 		}

@@ -10,8 +10,11 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/cni/daemon"
 )
 
-// FetchCNIEvents returns when each pod's last successful CNI ADD returned, by pod UID.
-func FetchCNIEvents(ctx context.Context, url string) (map[string]time.Time, error) {
+// CNIAdd is when the runtime called a pod's CNI ADD and when the daemon returned it.
+type CNIAdd struct{ Called, Returned time.Time }
+
+// FetchCNIEvents returns each pod's last successful CNI ADD, by pod UID.
+func FetchCNIEvents(ctx context.Context, url string) (map[string]CNIAdd, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -28,10 +31,10 @@ func FetchCNIEvents(ctx context.Context, url string) (map[string]time.Time, erro
 	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
 		return nil, fmt.Errorf("decoding CNI events: %w", err)
 	}
-	out := map[string]time.Time{}
+	out := map[string]CNIAdd{}
 	for _, e := range events {
 		if e.Command == "ADD" && e.Result == "success" && e.PodUID != "" {
-			out[e.PodUID] = e.End
+			out[e.PodUID] = CNIAdd{Called: e.Start, Returned: e.End}
 		}
 	}
 	return out, nil

@@ -16,13 +16,14 @@ import (
 const (
 	StagePortCreated = "port_created" // Neutron created_at (one-second resolution)
 	StageVIFRecorded = "vif_recorded" // the VIF appears in the KuryrPort status
+	StageCNICalled   = "cni_called"   // the runtime called CNI ADD (the node's own part before it)
 	StageCNIAdded    = "cni_added"    // the node daemon returned the CNI ADD result
 	StagePortActive  = "port_active"  // the KuryrPort VIF is marked active
 	StageReady       = "ready"        // the pod is Ready: what users see
 )
 
 // Stages lists the stages in report order.
-var Stages = []string{StagePortCreated, StageVIFRecorded, StageCNIAdded, StagePortActive, StageReady}
+var Stages = []string{StagePortCreated, StageVIFRecorded, StageCNICalled, StageCNIAdded, StagePortActive, StageReady}
 
 // PodSample is one pod of a burst; stage values are seconds since the create request was sent.
 type PodSample struct {

@@ -64,7 +64,7 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 				opts.Neutron, opts.ProjectID = oc, cfg.NeutronDefaults.Project
 			}
 			if daemonURL != "" {
-				opts.CNIEvents = func(ctx context.Context) (map[string]time.Time, error) { return bench.FetchCNIEvents(ctx, daemonURL) }
+				opts.CNIEvents = func(ctx context.Context) (map[string]bench.CNIAdd, error) { return bench.FetchCNIEvents(ctx, daemonURL) }
 			}
 			var before map[string]float64
 			if metricsURL != "" {
