@@ -39,15 +39,29 @@ if has bridge; then
   say "floor: plain bridge + host-local CNI, kuryr-go stopped"
   $TB kuryr-stop
   cp -f /usr/lib/cni/bridge /usr/lib/cni/host-local "$CNI_BIN_DIR/"
+  # A wrapper records when the runtime called ADD and when bridge returned (the floor's
+  # cni_called and cni_added stages).
+  CNI_TIMES=$STATE/bench-bridge-cni-times.log
+  : >"$CNI_TIMES"
+  cat >"$CNI_BIN_DIR/bench-bridge-timed" <<EOF
+#!/bin/sh
+t0=\$(date +%s.%N)
+out=\$("\$(dirname "\$0")/bridge"); rc=\$?
+[ "\$CNI_COMMAND" = ADD ] && echo "\$t0 \$(date +%s.%N) \$rc \$CNI_ARGS" >>"$CNI_TIMES"
+printf '%s' "\$out"
+exit \$rc
+EOF
+  chmod 755 "$CNI_BIN_DIR/bench-bridge-timed"
   cat >"$CNI_CONF_DIR/05-bench-bridge.conflist" <<EOF
-{"cniVersion": "1.0.0", "name": "bench-bridge", "plugins": [{"type": "bridge", "bridge": "benchbr0",
+{"cniVersion": "1.0.0", "name": "bench-bridge", "plugins": [{"type": "bench-bridge-timed", "bridge": "benchbr0",
  "isGateway": true, "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam",
  "ranges": [[{"subnet": "10.251.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
 EOF
   sleep 2   # containerd picks up the conflist change
   rc=0
-  $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode bridge --pods "$N" --out "$OUT/bridge.json" || rc=$?
-  rm -f "$CNI_CONF_DIR/05-bench-bridge.conflist"
+  $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode bridge --pods "$N" --out "$OUT/bridge.json" \
+    --cni-times "$CNI_TIMES" || rc=$?
+  rm -f "$CNI_CONF_DIR/05-bench-bridge.conflist" "$CNI_BIN_DIR/bench-bridge-timed"
   $TB exec ip link del benchbr0 2>/dev/null || true
   [ $rc = 0 ] || { say "bridge burst failed"; exit $rc; }
   sleep 2

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kuryr-go/kuryr-go/pkg/cni/daemon"
@@ -38,4 +41,37 @@ func FetchCNIEvents(ctx context.Context, url string) (map[string]CNIAdd, error) 
 		}
 	}
 	return out, nil
+}
+
+// ReadCNITimes reads the ADD times a timing wrapper around another CNI plugin appended to
+// path, one line per call: "<called> <returned> <exit code> <CNI_ARGS>" with Unix times in
+// seconds. Only successful calls count; the result is keyed by K8S_POD_UID.
+func ReadCNITimes(path string) (map[string]CNIAdd, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading CNI times: %w", err)
+	}
+	out := map[string]CNIAdd{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[2] != "0" {
+			continue
+		}
+		called, err1 := strconv.ParseFloat(f[0], 64)
+		returned, err2 := strconv.ParseFloat(f[1], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		for _, kv := range strings.Split(f[3], ";") {
+			if uid, ok := strings.CutPrefix(kv, "K8S_POD_UID="); ok && uid != "" {
+				out[uid] = CNIAdd{Called: unixFloat(called), Returned: unixFloat(returned)}
+			}
+		}
+	}
+	return out, nil
+}
+
+func unixFloat(s float64) time.Time {
+	sec := int64(s)
+	return time.Unix(sec, int64((s-float64(sec))*1e9))
 }

@@ -118,13 +118,29 @@ func stageValues(samples []PodSample, stage string) []float64 {
 	return xs
 }
 
-// summarizeStages computes the summary of every stage present in samples.
+// CNIAddDuration is the summary key of the time from the runtime's CNI ADD call to its
+// result (not since the create: the part of the wait that is the CNI plugin's).
+const CNIAddDuration = "cni_add_duration"
+
+// summarizeStages computes the summary of every stage present in samples, and the CNI ADD
+// duration where both of its ends are known.
 func summarizeStages(samples []PodSample) map[string]Summary {
 	out := map[string]Summary{}
 	for _, st := range Stages {
 		if xs := stageValues(samples, st); len(xs) > 0 {
 			out[st] = Summarize(xs)
 		}
+	}
+	var durations []float64
+	for _, s := range samples {
+		called, ok1 := s.Stages[StageCNICalled]
+		added, ok2 := s.Stages[StageCNIAdded]
+		if ok1 && ok2 {
+			durations = append(durations, added-called)
+		}
+	}
+	if len(durations) > 0 {
+		out[CNIAddDuration] = Summarize(durations)
 	}
 	return out
 }

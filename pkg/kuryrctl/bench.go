@@ -41,6 +41,7 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 		pidFiles   []string
 		metricsURL string
 		daemonURL  string
+		cniTimes   string
 	)
 	cmd := &cobra.Command{
 		Use:   "pods",
@@ -65,6 +66,9 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 			}
 			if daemonURL != "" {
 				opts.CNIEvents = func(ctx context.Context) (map[string]bench.CNIAdd, error) { return bench.FetchCNIEvents(ctx, daemonURL) }
+			}
+			if cniTimes != "" {
+				opts.CNIEvents = func(context.Context) (map[string]bench.CNIAdd, error) { return bench.ReadCNITimes(cniTimes) }
 			}
 			var before map[string]float64
 			if metricsURL != "" {
@@ -115,6 +119,7 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 	f.StringSliceVar(&pidFiles, "process", nil, "NAME=PIDFILE of a process whose CPU and peak RSS to report (repeatable)")
 	f.StringVar(&metricsURL, "controller-metrics", "", "controller /metrics URL, to count Neutron API calls")
 	f.StringVar(&daemonURL, "daemon-events", "", "node daemon CNI events URL, for the CNI ADD stage")
+	f.StringVar(&cniTimes, "cni-times", "", "file a timing wrapper around another CNI plugin appends its ADD times to (the bridge floor)")
 	return cmd
 }
 
