@@ -29,6 +29,8 @@ type ActiveWatch struct {
 
 	mu      sync.Mutex
 	pending map[string]types.NamespacedName // port ID -> pod
+	// seen holds the ports the last polls found ACTIVE, for the reconcile they trigger.
+	seen map[string]seenPort
 	events  chan event.GenericEvent
 	once    sync.Once
 }
@@ -36,6 +38,7 @@ type ActiveWatch struct {
 func (w *ActiveWatch) init() {
 	w.once.Do(func() {
 		w.pending = map[string]types.NamespacedName{}
+		w.seen = map[string]seenPort{}
 		w.events = make(chan event.GenericEvent, 1024)
 	})
 }
@@ -106,10 +109,13 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 			w.Log.V(1).Info("Listing waiting ports failed", "error", err.Error(), "ports", len(batch))
 			continue
 		}
-		for _, p := range ports {
+		for i, p := range ports {
 			w.mu.Lock()
 			pod, ok := w.pending[p.ID]
 			delete(w.pending, p.ID)
+			if ok {
+				w.seen[p.ID] = seenPort{port: &ports[i], at: time.Now()}
+			}
 			w.mu.Unlock()
 			if !ok {
 				continue
@@ -121,4 +127,31 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// seenFor is how long a port found ACTIVE by a poll stands in for a GET of it.
+const seenFor = 5 * time.Second
+
+type seenPort struct {
+	port *openstack.Port
+	at   time.Time
+}
+
+// Take returns the port as a recent poll found it ACTIVE, once, so that the reconcile the
+// poll triggered needs no GET of its own; false when there is none or it is too old.
+func (w *ActiveWatch) Take(portID string) (*openstack.Port, bool) {
+	w.init()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sp, ok := w.seen[portID]
+	delete(w.seen, portID)
+	for id, s := range w.seen { // forget what no reconcile came for
+		if time.Since(s.at) > seenFor {
+			delete(w.seen, id)
+		}
+	}
+	if !ok || time.Since(sp.at) > seenFor {
+		return nil, false
+	}
+	return sp.port, true
 }

@@ -50,3 +50,27 @@ func TestActiveWatchOneListForAllWaitingPorts(t *testing.T) {
 		t.Fatalf("pending %d, queued %d; want 1 and 0", w.Pending(), len(w.Events()))
 	}
 }
+
+// The reconcile a poll triggers takes the port the poll listed instead of a GET, once.
+func TestActiveWatchHandsOverThePolledPort(t *testing.T) {
+	ctx := context.Background()
+	oc := fake.New()
+	p, err := oc.CreatePort(ctx, openstack.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &ActiveWatch{OpenStack: oc, Interval: time.Hour, Log: testr.New(t)}
+	if _, ok := w.Take(p.ID); ok {
+		t.Fatal("Take before any poll found the port")
+	}
+	w.Wait(p.ID, types.NamespacedName{Namespace: "ns", Name: "pod"})
+	oc.SetPortStatus(p.ID, openstack.PortStatusActive, "ovs")
+	w.PollOnce(ctx)
+	got, ok := w.Take(p.ID)
+	if !ok || got.ID != p.ID || got.Status != openstack.PortStatusActive {
+		t.Fatalf("Take = %+v, %v; want the ACTIVE port", got, ok)
+	}
+	if _, ok := w.Take(p.ID); ok {
+		t.Fatal("the port was handed over twice")
+	}
+}

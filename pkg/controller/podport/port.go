@@ -44,7 +44,10 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 	}
 
 	var port *openstack.Port
-	if portID != "" {
+	if portID != "" && r.Active != nil {
+		port, _ = r.Active.Take(portID) // found ACTIVE by the poll that triggered this
+	}
+	if portID != "" && port == nil {
 		p, err := r.OpenStack.GetPort(ctx, portID)
 		switch {
 		case err == nil:
