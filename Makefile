@@ -5,7 +5,7 @@ BIN ?= bin
 TESTBED := hack/testbed.sh
 GOTEST_FLAGS ?= -count=1
 
-.PHONY: all build test test-unit test-integration test-e2e test-e2e-hybrid test-all generate verify-generated \
+.PHONY: all build test test-unit test-integration test-e2e test-e2e-hybrid test-e2e-pools test-all generate verify-generated \
 	testbed-up testbed-down testbed-status quickstart fmt vet bench clean
 
 all: build
@@ -40,7 +40,18 @@ test-e2e-hybrid: build
 	  TB_FIREWALL=openvswitch $(TESTBED) up >/dev/null; exit $$rc
 
 ## test-all: unit, integration and end-to-end suites (what CI runs)
-test-all: test-unit test-integration test-e2e test-e2e-hybrid
+# test-e2e-pools: the controller with port pools; the node daemon plugs free ports ahead.
+POOLS_CONF := /var/lib/kuryr-testbed/etc/kuryr-e2e-pools.conf
+test-e2e-pools: build
+	$(TESTBED) up
+	sed -e 's/^\[kubernetes\]$$/[kubernetes]\nvif_pool_driver = neutron/' /var/lib/kuryr-testbed/etc/kuryr.conf >$(POOLS_CONF)
+	printf '\n[vif_pool]\nports_pool_min = 3\nports_pool_batch = 3\nports_pool_update_frequency = 2\n' >>$(POOLS_CONF)
+	$(TESTBED) kuryr-start $(POOLS_CONF)
+	rc=0; KURYR_E2E_POOLS=1 $(TESTBED) exec $(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 10m -run TestPools -v ./test/e2e/... || rc=$$?; \
+	  $(TESTBED) kuryr-stop; $(TESTBED) exec $(BIN)/kuryrctl --config $(POOLS_CONF) pools drain --any-status; \
+	  $(TESTBED) kuryr-start >/dev/null; exit $$rc
+
+test-all: test-unit test-integration test-e2e test-e2e-hybrid test-e2e-pools
 
 ## generate: deepcopy code and CRD manifests from api/
 generate:
