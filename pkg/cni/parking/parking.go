@@ -62,6 +62,9 @@ type Manager struct {
 
 type parkedPort struct {
 	vif kuryrv1.VIF
+	// handed is set once a pod's KuryrPort records the port: the pod's ADD takes the parked
+	// interface, so when the port comes back to the pool it has to be parked anew.
+	handed bool
 	// gone is when the port was first seen out of the pool and not recorded for a pod.
 	gone time.Time
 }
@@ -141,7 +144,7 @@ func (m *Manager) Pass(ctx context.Context) {
 	var todo []kuryrv1.VIF
 	for _, v := range free {
 		want[v.ID] = true
-		if p := m.parked[v.ID]; p != nil {
+		if p := m.parked[v.ID]; p != nil && !p.handed {
 			p.vif, p.gone = v, time.Time{}
 			continue
 		}
@@ -155,8 +158,12 @@ func (m *Manager) Pass(ctx context.Context) {
 		switch {
 		case want[id]:
 			continue
-		case pods[id] || p.gone.IsZero():
-			// Taken by a pod (its CNI ADD moves it in), or just left the pool: wait.
+		case pods[id]:
+			// Taken by a pod: its CNI ADD moves the interface in.
+			p.handed, p.gone = true, now
+			continue
+		case p.gone.IsZero():
+			// Just left the pool: its pod may not be recorded yet.
 			p.gone = now
 			continue
 		case now.Sub(p.gone) < m.Grace:
@@ -177,8 +184,8 @@ func (m *Manager) Pass(ctx context.Context) {
 		}
 	}
 	plugged := 0
-	for id := range m.parked {
-		if want[id] {
+	for id, p := range m.parked {
+		if want[id] && !p.handed {
 			plugged++
 		}
 	}

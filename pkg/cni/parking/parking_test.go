@@ -166,3 +166,24 @@ func TestRunRecoversParkedPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A port a pod took and gave back is parked anew (the pod's ADD moved the interface away).
+func TestPortBackFromAPodIsParkedAgain(t *testing.T) {
+	m, src, pk := newManager(t)
+	ctx := context.Background()
+	src.free = vifs("a")
+	m.Pass(ctx)
+	src.free = nil
+	src.pods["a"] = true
+	m.Pass(ctx)
+	delete(pk.parked, "a") // the pod's ADD took the interface, its DEL removed it
+	delete(src.pods, "a")
+	src.free = vifs("a")
+	m.Pass(ctx)
+	if !pk.parked["a"] {
+		t.Fatal("port back in the pool not parked again")
+	}
+	if src.status != [2]int{1, 1} {
+		t.Errorf("status %v", src.status)
+	}
+}
