@@ -15,8 +15,9 @@ import (
 // CRD is not installed, so no port is plugged ahead.
 func (s *Source) PoolUnavailable() error { return s.poolErr }
 
-// FreePorts returns the free pool ports the controller published for this node.
-func (s *Source) FreePorts(ctx context.Context) ([]kuryrv1.VIF, error) {
+// Pool returns this node's KuryrPortPool (the free ports the controller published and the
+// status last reported), or nil when there is none.
+func (s *Source) Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error) {
 	if s.poolErr != nil {
 		return nil, s.poolErr
 	}
@@ -28,7 +29,7 @@ func (s *Source) FreePorts(ctx context.Context) ([]kuryrv1.VIF, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading KuryrPortPool %s from the cache: %w", s.nodeName, err)
 	}
-	return kpp.Spec.Ports, nil
+	return &kpp, nil
 }
 
 // PodPorts returns the IDs of the ports recorded in this node's KuryrPorts.
@@ -47,17 +48,14 @@ func (s *Source) PodPorts(ctx context.Context) (map[string]bool, error) {
 }
 
 // SetPoolStatus records how many of the free ports are plugged here.
-func (s *Source) SetPoolStatus(ctx context.Context, free, plugged int) error {
+func (s *Source) SetPoolStatus(ctx context.Context, st kuryrv1.KuryrPortPoolStatus) error {
 	if s.poolErr != nil {
 		return nil
 	}
 	kpp := &kuryrv1.KuryrPortPool{}
 	kpp.Name = s.nodeName
-	patch := []byte(fmt.Sprintf(`{"status":{"free":%d,"plugged":%d}}`, free, plugged))
+	patch := []byte(fmt.Sprintf(`{"status":{"free":%d,"plugged":%d}}`, st.Free, st.Plugged))
 	err := s.client.Status().Patch(ctx, kpp, client.RawPatch(types.MergePatchType, patch))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("updating the status of KuryrPortPool %s: %w", s.nodeName, err)
 	}

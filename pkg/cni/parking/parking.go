@@ -19,14 +19,15 @@ import (
 
 // Source is the node's view of the pools.
 type Source interface {
-	// FreePorts returns the free ports published for this node.
-	FreePorts(ctx context.Context) ([]kuryrv1.VIF, error)
+	// Pool returns this node's KuryrPortPool: the free ports published for it in the spec,
+	// what was last reported in the status. Nil when there is none.
+	Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error)
 	// PodPorts returns the IDs of the ports recorded for this node's pods.
 	PodPorts(ctx context.Context) (map[string]bool, error)
 	// Changed returns a channel closed at the next change.
 	Changed() <-chan struct{}
 	// SetPoolStatus reports the numbers of free and parked ports.
-	SetPoolStatus(ctx context.Context, free, plugged int) error
+	SetPoolStatus(ctx context.Context, st kuryrv1.KuryrPortPoolStatus) error
 }
 
 // Parker does the network work (plug.Plugger).
@@ -55,9 +56,8 @@ type Manager struct {
 	Metrics    *Metrics
 	Log        logr.Logger
 
-	parked     map[string]*parkedPort
-	notBefore  map[string]time.Time
-	lastStatus [2]int
+	parked    map[string]*parkedPort
+	notBefore map[string]time.Time
 }
 
 type parkedPort struct {
@@ -87,7 +87,6 @@ func (m *Manager) defaults() {
 	}
 	m.parked = map[string]*parkedPort{}
 	m.notBefore = map[string]time.Time{}
-	m.lastStatus = [2]int{-1, -1}
 }
 
 // Run recovers the parked ports from OVS, then follows the pool until ctx ends.
@@ -129,10 +128,14 @@ func (m *Manager) Pass(ctx context.Context) {
 	if m.parked == nil {
 		m.defaults()
 	}
-	free, err := m.Source.FreePorts(ctx)
+	kpp, err := m.Source.Pool(ctx)
 	if err != nil {
 		m.Log.Error(err, "Reading the node's free pool ports failed")
 		return
+	}
+	var free []kuryrv1.VIF
+	if kpp != nil {
+		free = kpp.Spec.Ports
 	}
 	pods, err := m.Source.PodPorts(ctx)
 	if err != nil {
@@ -190,11 +193,11 @@ func (m *Manager) Pass(ctx context.Context) {
 		}
 	}
 	m.Metrics.setParked(plugged)
-	if st := [2]int{len(free), plugged}; st != m.lastStatus {
-		if err := m.Source.SetPoolStatus(ctx, st[0], st[1]); err != nil {
+	// The status is compared with the object as read, so a report lost in a race with the
+	// object's re-creation is made again.
+	if st := (kuryrv1.KuryrPortPoolStatus{Free: len(free), Plugged: plugged}); kpp != nil && kpp.Status != st {
+		if err := m.Source.SetPoolStatus(ctx, st); err != nil {
 			m.Log.Error(err, "Reporting the parked ports failed")
-		} else {
-			m.lastStatus = st
 		}
 	}
 }

@@ -21,13 +21,17 @@ type fakeSource struct {
 	changed chan struct{}
 }
 
-func (f *fakeSource) FreePorts(context.Context) ([]kuryrv1.VIF, error) { return f.free, nil }
+func (f *fakeSource) Pool(context.Context) (*kuryrv1.KuryrPortPool, error) {
+	kpp := &kuryrv1.KuryrPortPool{Spec: kuryrv1.KuryrPortPoolSpec{Ports: f.free}}
+	kpp.Status = kuryrv1.KuryrPortPoolStatus{Free: f.status[0], Plugged: f.status[1]}
+	return kpp, nil
+}
 func (f *fakeSource) PodPorts(context.Context) (map[string]bool, error) {
 	return f.pods, nil
 }
 func (f *fakeSource) Changed() <-chan struct{} { return f.changed }
-func (f *fakeSource) SetPoolStatus(_ context.Context, free, plugged int) error {
-	f.status = [2]int{free, plugged}
+func (f *fakeSource) SetPoolStatus(_ context.Context, st kuryrv1.KuryrPortPoolStatus) error {
+	f.status = [2]int{st.Free, st.Plugged}
 	return nil
 }
 
