@@ -19,9 +19,11 @@ const (
 	DefaultOVSBridge    = "br-int"
 	DefaultHealthPort   = 8082
 	DefaultExporterPort = 9654
-	// DefaultWorkers matches what one neutron-server sustains (about 3.5 port creates/s,
-	// about 300 ms each): more parallel creates only queue in Neutron and add latency.
-	DefaultWorkers            = 4
+	// DefaultWorkers: pods reconciled in parallel. Under a burst one port create takes
+	// several seconds in a neutron-server that also serves the OVS agents, so 16 in flight
+	// keep it busy (measured on the testbed: 40 pods Ready in 26.9 s with 16 against 37.7 s
+	// with 4); with pools a reconcile only writes to the API server.
+	DefaultWorkers            = 16
 	DefaultResyncPeriod       = 10 * time.Minute
 	DefaultSweepPeriod        = 90 * time.Second
 	DefaultSweepGracePeriod   = 5 * time.Minute
