@@ -11,7 +11,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,9 +18,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/kuryr-go/kuryr-go/test/tbenv"
 )
 
-const envFile = "/var/lib/kuryr-testbed/env"
+var envFile = tbenv.Path()
 
 // tb is the testbed's env file (KEY=VALUE); nil when the testbed is not up.
 var tb map[string]string
@@ -33,7 +34,7 @@ var binDir string
 var repoRoot, _ = filepath.Abs("../..")
 
 func TestMain(m *testing.M) {
-	env, err := readEnv(envFile)
+	env, err := tbenv.Read(envFile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: testbed not up (%v): every test will be skipped\n", err)
 		os.Exit(m.Run())
@@ -79,26 +80,6 @@ func requireTestbed(t *testing.T) {
 	if tb == nil {
 		t.Skipf("testbed not up (%s missing) or not root: start it with hack/testbed.sh up", envFile)
 	}
-}
-
-func readEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	env := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = strings.Trim(v, `"'`)
-		}
-	}
-	return env, s.Err()
 }
 
 // inNetns reports whether this process is in the network namespace bound at path.

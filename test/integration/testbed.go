@@ -10,7 +10,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -40,9 +39,8 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/test/tbenv"
 )
-
-const defaultEnvFile = "/var/lib/kuryr-testbed/env"
 
 // Testbed is the parsed env file.
 type Testbed struct {
@@ -52,26 +50,13 @@ type Testbed struct {
 // LoadTestbed reads the env file or skips the test.
 func LoadTestbed(t testing.TB) *Testbed {
 	t.Helper()
-	path := os.Getenv("KURYR_TESTBED_ENV")
-	if path == "" {
-		path = defaultEnvFile
-	}
-	f, err := os.Open(path)
-	if err != nil {
+	path := tbenv.Path()
+	env, err := tbenv.Read(path)
+	if os.IsNotExist(err) {
 		t.Skipf("testbed not available (%s: %v); bring it up with hack/testbed.sh up", path, err)
 	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok {
-			env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
 	tb := &Testbed{Env: env}
 	for _, k := range []string{"KUBECONFIG", "NEUTRON_ENDPOINT", "NODE_NAME", "K8S_PROJECT_ID", "POD_SUBNET_ID", "POD_SG_ID", "KURYR_CONF"} {

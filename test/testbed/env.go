@@ -3,14 +3,11 @@
 package testbed
 
 import (
-	"bufio"
 	"os"
-	"strings"
 	"testing"
-)
 
-// DefaultEnvFile is where `hack/testbed.sh up` writes the testbed's endpoints and IDs.
-const DefaultEnvFile = "/var/lib/kuryr-testbed/env"
+	"github.com/kuryr-go/kuryr-go/test/tbenv"
+)
 
 // Env is the parsed env file.
 type Env map[string]string
@@ -19,29 +16,15 @@ type Env map[string]string
 // when the testbed is not up or the test does not run inside its network namespace.
 func LoadEnv(t testing.TB) Env {
 	t.Helper()
-	path := os.Getenv("KURYR_TESTBED_ENV")
-	if path == "" {
-		path = DefaultEnvFile
-	}
-	f, err := os.Open(path)
-	if err != nil {
+	path := tbenv.Path()
+	raw, err := tbenv.Read(path)
+	if os.IsNotExist(err) {
 		t.Skipf("testbed not up (%v): run `hack/testbed.sh up`, then `make test-integration`", err)
 	}
-	defer f.Close()
-	env := Env{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = v
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
+	env := Env(raw)
 	if os.Getuid() != 0 {
 		t.Skip("testbed tests need root")
 	}
