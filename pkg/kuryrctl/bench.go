@@ -65,7 +65,9 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 				opts.Neutron, opts.ProjectID = oc, cfg.NeutronDefaults.Project
 			}
 			if daemonURL != "" {
-				opts.CNIEvents = func(ctx context.Context) (map[string]bench.CNIAdd, error) { return bench.FetchCNIEvents(ctx, daemonURL) }
+				opts.CNIEvents = func(ctx context.Context) (map[string]bench.CNIAdd, error) {
+					return bench.FetchCNIEvents(ctx, daemonURL)
+				}
 			}
 			if cniTimes != "" {
 				opts.CNIEvents = func(context.Context) (map[string]bench.CNIAdd, error) { return bench.ReadCNITimes(cniTimes) }

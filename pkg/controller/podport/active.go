@@ -30,9 +30,9 @@ type ActiveWatch struct {
 	mu      sync.Mutex
 	pending map[string]types.NamespacedName // port ID -> pod
 	// seen holds the ports the last polls found ACTIVE, for the reconcile they trigger.
-	seen map[string]seenPort
-	events  chan event.GenericEvent
-	once    sync.Once
+	seen   map[string]seenPort
+	events chan event.GenericEvent
+	once   sync.Once
 }
 
 func (w *ActiveWatch) init() {
