@@ -89,9 +89,11 @@ func (c *Client) AddPort(ctx context.Context, bridge, port string, externalIDs m
 }
 
 // SetExternalIDs sets and removes external IDs of an existing interface in one
-// transaction; it fails when the interface does not exist.
+// transaction; it fails when the interface does not exist. It does not wait for
+// ovs-vswitchd (--no-wait): nothing in the datapath changes, and the agent reads the
+// database.
 func (c *Client) SetExternalIDs(ctx context.Context, iface string, set map[string]string, remove []string) error {
-	var args []string
+	args := []string{"--no-wait"}
 	if len(set) > 0 {
 		args = append(args, "--", "set", "Interface", iface)
 		for _, k := range sortedKeys(set) {
@@ -101,7 +103,7 @@ func (c *Client) SetExternalIDs(ctx context.Context, iface string, set map[strin
 	for _, k := range remove {
 		args = append(args, "--", "remove", "Interface", iface, "external_ids", k)
 	}
-	if len(args) == 0 {
+	if len(args) == 1 {
 		return nil
 	}
 	if _, err := c.vsctl(ctx, args...); err != nil {

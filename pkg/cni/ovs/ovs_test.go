@@ -61,6 +61,28 @@ func TestAddPortSetsExternalIDsInOneTransaction(t *testing.T) {
 	}
 }
 
+func TestSetExternalIDsOneTransactionWithoutWaiting(t *testing.T) {
+	c, r := newClient(map[string]fakeAnswer{"tapmissing": {out: "no row", code: 1}})
+	err := c.SetExternalIDs(context.Background(), "tap01234567-89",
+		map[string]string{KeyContainerID: "abc", KeyPodName: "p"}, []string{KeyParked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--timeout=5", "--db=unix:/tmp/db.sock", "--no-wait", "--", "set", "Interface", "tap01234567-89",
+		`external_ids:kuryr-container-id="abc"`, `external_ids:kuryr-pod-name="p"`,
+		"--", "remove", "Interface", "tap01234567-89", "external_ids", KeyParked}
+	if len(r.calls) != 1 || !reflect.DeepEqual(r.calls[0].args, want) {
+		t.Fatalf("got %v\nwant %v", r.calls, want)
+	}
+	if err := c.SetExternalIDs(context.Background(), "tapmissing", map[string]string{KeyPodName: "p"}, nil); err == nil {
+		t.Fatal("no error for a missing interface")
+	}
+	r.calls = nil
+	if err := c.SetExternalIDs(context.Background(), "tap", nil, nil); err != nil || len(r.calls) != 0 {
+		t.Fatalf("empty update: %v, %d calls", err, len(r.calls))
+	}
+}
+
 func TestDelPortIsIdempotent(t *testing.T) {
 	c, r := newClient(nil)
 	if err := c.DelPort(context.Background(), "tapx"); err != nil {
