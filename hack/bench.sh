@@ -67,7 +67,23 @@ EOF
   sleep 2
 fi
 
+# quiet: wait (at most 90 s) until the machine is idle (CPU at least 80 % idle over 2 s), so a
+# reference is not measured while the previous burst is still being torn down.
+quiet() {
+  local i a b
+  for i in $(seq 45); do
+    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+    if awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); exit !((y[1]-x[1]) >= 0.8 * (y[2]-x[2])) }'; then
+      return 0
+    fi
+  done
+  say "machine still busy after 90 s; measuring anyway"
+}
+
 if has neutron; then
+  quiet
   say "reference: raw Neutron port creates"
   $TB exec "$CTL" --config "$BENCH_CONF" bench neutron --ports 30 --concurrency 4 --bulk 10 --host "$NODE_NAME" --out "$OUT/neutron.json"
 fi
