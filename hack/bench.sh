@@ -35,6 +35,21 @@ if [ -n "${BENCH_EXTRA_CONF:-}" ]; then   # extra kuryr.conf sections for experi
 fi
 say "results in $OUT (N=$N, modes $MODES)"
 
+# quiet: wait (at most 90 s) until the machine is idle (CPU at least 80 % idle over 2 s), so a
+# reference is not measured while the previous burst is still being torn down.
+quiet() {
+  local i a b
+  for i in $(seq 45); do
+    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+    if awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); exit !((y[1]-x[1]) >= 0.8 * (y[2]-x[2])) }'; then
+      return 0
+    fi
+  done
+  say "machine still busy after 90 s; measuring anyway"
+}
+
 if has bridge; then
   say "floor: plain bridge + host-local CNI, kuryr-go stopped"
   $TB kuryr-stop
@@ -58,6 +73,7 @@ EOF
  "ranges": [[{"subnet": "10.251.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
 EOF
   sleep 2   # containerd picks up the conflist change
+  quiet
   rc=0
   $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode bridge --pods "$N" --out "$OUT/bridge.json" \
     --cni-times "$CNI_TIMES" || rc=$?
@@ -66,21 +82,6 @@ EOF
   [ $rc = 0 ] || { say "bridge burst failed"; exit $rc; }
   sleep 2
 fi
-
-# quiet: wait (at most 90 s) until the machine is idle (CPU at least 80 % idle over 2 s), so a
-# reference is not measured while the previous burst is still being torn down.
-quiet() {
-  local i a b
-  for i in $(seq 45); do
-    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
-    sleep 2
-    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
-    if awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); exit !((y[1]-x[1]) >= 0.8 * (y[2]-x[2])) }'; then
-      return 0
-    fi
-  done
-  say "machine still busy after 90 s; measuring anyway"
-}
 
 if has neutron; then
   quiet
@@ -96,6 +97,7 @@ fi
 if has kuryr; then
   say "kuryr-go: controller and daemon restarted with the benchmark subnet"
   $TB kuryr-start "$BENCH_CONF"
+  quiet
   $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode kuryr --pods "$N" --out "$OUT/kuryr.json" \
     --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
     --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni
@@ -121,6 +123,7 @@ if has kuryr-pools; then
   }
   for _ in $(seq 120); do [ "$(pool_free)" -ge "$N" ] && break; sleep 1; done
   say "pool of $NODE_NAME holds $(pool_free) free ports"
+  quiet
   rc=0
   $TB exec "$CTL" --config "$POOL_CONF" bench pods --mode kuryr-pools --pods "$N" --out "$OUT/kuryr-pools.json" \
     --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
