@@ -16,13 +16,14 @@ import (
 func (s *Source) PoolUnavailable() error { return s.poolErr }
 
 // Pool returns this node's KuryrPortPool (the free ports the controller published and the
-// status last reported), or nil when there is none.
+// status last reported), or nil when there is none. The object is the cache's: read only.
 func (s *Source) Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error) {
 	if s.poolErr != nil {
 		return nil, s.poolErr
 	}
+	// Read-only use: no copy of the cached object (it is read on every change during bursts).
 	var kpp kuryrv1.KuryrPortPool
-	err := s.cache.Get(ctx, types.NamespacedName{Name: s.nodeName}, &kpp)
+	err := s.cache.Get(ctx, types.NamespacedName{Name: s.nodeName}, &kpp, client.UnsafeDisableDeepCopy)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -35,7 +36,7 @@ func (s *Source) Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error) {
 // PodPorts returns the IDs of the ports recorded in this node's KuryrPorts.
 func (s *Source) PodPorts(ctx context.Context) (map[string]bool, error) {
 	var list kuryrv1.KuryrPortList
-	if err := s.cache.List(ctx, &list); err != nil {
+	if err := s.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing KuryrPorts from the cache: %w", err)
 	}
 	ids := map[string]bool{}

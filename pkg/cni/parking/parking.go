@@ -20,7 +20,7 @@ import (
 // Source is the node's view of the pools.
 type Source interface {
 	// Pool returns this node's KuryrPortPool: the free ports published for it in the spec,
-	// what was last reported in the status. Nil when there is none.
+	// what was last reported in the status. Nil when there is none. Read only.
 	Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error)
 	// PodPorts returns the IDs of the ports recorded for this node's pods.
 	PodPorts(ctx context.Context) (map[string]bool, error)
@@ -77,7 +77,7 @@ func (m *Manager) defaults() {
 		m.Resync = 10 * time.Second
 	}
 	if m.Debounce <= 0 {
-		m.Debounce = 100 * time.Millisecond
+		m.Debounce = 250 * time.Millisecond
 	}
 	if m.Workers <= 0 {
 		m.Workers = 4
