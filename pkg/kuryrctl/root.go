@@ -29,7 +29,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "/etc/kuryr/kuryr.conf", "kuryr.conf to read")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 60*time.Second, "overall deadline")
-	root.AddCommand(newStatusCmd(g), newDoctorCmd(g), newPortCmd(g), newRouterCmd(g), newPoolsCmd(g), newBenchCmd(g))
+	root.AddCommand(newStatusCmd(g), newDoctorCmd(g), newPortCmd(g), newRouterCmd(g), newPoolsCmd(g), newGCCmd(g), newBenchCmd(g))
 	return root
 }
 

@@ -37,11 +37,22 @@ type Sweeper struct {
 	Log          logr.Logger
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+	// DryRun finds what a sweep would delete without deleting it (kuryrctl gc).
+	DryRun bool
 }
 
 // Result sums up one sweep.
 type Result struct {
 	Listed, Referenced, Deleted, Missing int
+	// Collected are the ports deleted (or, in a dry run, to delete), with the reason.
+	Collected []Collected
+	// MissingPorts are KuryrPorts whose recorded port is not in Neutron.
+	MissingPorts []types.NamespacedName
+}
+
+// Collected is a port the sweep deleted or would delete.
+type Collected struct {
+	PortID, Name, Node, Reason string
 }
 
 // Start runs a sweep every Period until ctx ends. Errors are logged, never fatal.
@@ -129,12 +140,9 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 		if p.HasTag(ownership.PoolTag) {
 			// A free pool port belongs to no pod by design; it goes only with its node.
 			if nodes != nil && p.HostID != "" && !nodes[p.HostID] && s.old(p, now()) {
-				s.Log.Info("Deleting pool port of a removed node", "portID", p.ID, "node", p.HostID)
-				if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
-					return res, fmt.Errorf("deleting pool port %s of removed node %s: %w", p.ID, p.HostID, err)
+				if err := s.collect(ctx, &res, p, "pool port of a removed node"); err != nil {
+					return res, err
 				}
-				metrics.OrphansDeleted.Inc()
-				res.Deleted++
 			}
 			continue
 		}
@@ -148,16 +156,14 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 		if !s.old(p, now()) {
 			continue
 		}
-		s.Log.Info("Deleting orphaned port", "portID", p.ID, "name", p.Name, "podUID", uid, "createdAt", p.CreatedAt)
-		if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
-			return res, fmt.Errorf("deleting orphaned port %s: %w", p.ID, err)
+		if err := s.collect(ctx, &res, p, "no pod or KuryrPort with UID "+uid); err != nil {
+			return res, err
 		}
-		metrics.OrphansDeleted.Inc()
-		res.Deleted++
 	}
 	for id, key := range recorded {
 		if !inNeutron[id] {
 			res.Missing++
+			res.MissingPorts = append(res.MissingPorts, key)
 			if s.Enqueue != nil {
 				s.Enqueue(key)
 			}
@@ -165,6 +171,21 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	}
 	metrics.PortsManaged.Set(float64(res.Referenced))
 	return res, nil
+}
+
+// collect deletes p (or only records it in a dry run).
+func (s *Sweeper) collect(ctx context.Context, res *Result, p *openstack.Port, reason string) error {
+	res.Collected = append(res.Collected, Collected{PortID: p.ID, Name: p.Name, Node: p.HostID, Reason: reason})
+	if s.DryRun {
+		return nil
+	}
+	s.Log.Info("Deleting orphaned port", "portID", p.ID, "name", p.Name, "node", p.HostID, "reason", reason, "createdAt", p.CreatedAt)
+	if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
+		return fmt.Errorf("deleting orphaned port %s (%s): %w", p.ID, reason, err)
+	}
+	metrics.OrphansDeleted.Inc()
+	res.Deleted++
+	return nil
 }
 
 // old reports whether p is past the grace period.

@@ -132,3 +132,29 @@ func TestSweepKeepsFreePoolPortsUnlessTheirNodeIsGone(t *testing.T) {
 		t.Errorf("sweep without nodes: %+v, %v", res, err)
 	}
 }
+
+func TestDryRunDeletesNothing(t *testing.T) {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiv1.AddToScheme(s)
+	osc := fake.New()
+	old := time.Now().Add(-time.Hour)
+	orphan := osc.AddPort(openstack.Port{Name: "orphan", DeviceID: "uid-gone", DeviceOwner: "compute:kuryr", CreatedAt: old,
+		Tags: []string{ownership.ClusterTag("c1"), ownership.PodUIDTag("uid-gone")}})
+	sw := &Sweeper{Reader: crfake.NewClientBuilder().WithScheme(s).Build(), OpenStack: osc, ClusterID: "c1",
+		Grace: time.Minute, DryRun: true}
+	res, err := sw.SweepOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if osc.Calls("delete port") != 0 || res.Deleted != 0 {
+		t.Fatalf("dry run deleted: %d calls, result %+v", osc.Calls("delete port"), res)
+	}
+	if len(res.Collected) != 1 || res.Collected[0].PortID != orphan.ID || res.Collected[0].Reason == "" {
+		t.Fatalf("collected = %+v", res.Collected)
+	}
+	sw.DryRun = false
+	if res, err = sw.SweepOnce(context.Background()); err != nil || res.Deleted != 1 || len(osc.Ports()) != 0 {
+		t.Fatalf("real run: %+v %v, ports left %d", res, err, len(osc.Ports()))
+	}
+}
