@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,6 +41,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kuryr-daemon:", err)
 		os.Exit(2)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
 	}
 	log := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) },
 		funcr.Options{LogTimestamp: true, Verbosity: cfg.Verbosity})

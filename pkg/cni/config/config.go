@@ -36,6 +36,10 @@ type Config struct {
 	ParkPoolPorts bool
 	// ParkGrace keeps a parked port that left the pool plugged this long for its pod.
 	ParkGrace time.Duration
+	// MemoryLimitMiB is the Go runtime's soft memory limit (heap, stacks, runtime), which
+	// makes the collector work harder rather than let a burst grow the daemon; 0 disables
+	// it, and the GOMEMLIMIT environment variable wins.
+	MemoryLimitMiB int
 
 	// [neutron_defaults] ovs_bridge: the bridge whose presence makes the daemon ready.
 	Bridge string
@@ -54,6 +58,7 @@ func Defaults() Config {
 		SocketPath: "/run/kuryr/daemon.sock", VIFTimeout: 60 * time.Second, ActiveTimeout: 60 * time.Second,
 		ActiveSignal: "any", OVSTimeout: 10 * time.Second, OVSVsctl: "ovs-vsctl", Bridge: "br-int",
 		HealthAddr: ":8090", MetricsAddr: ":9655", ParkPoolPorts: true, ParkGrace: 30 * time.Second,
+		MemoryLimitMiB: 24,
 	}
 }
 
@@ -76,6 +81,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port)")
 	fs.BoolVar(&cfg.ParkPoolPorts, "park-pool-ports", cfg.ParkPoolPorts, "plug the node's free pool ports ahead of their pods ([cni_daemon] park_pool_ports)")
 	fs.DurationVar(&cfg.ParkGrace, "park-grace", cfg.ParkGrace, "keep a parked port that left the pool this long for its pod ([cni_daemon] park_grace)")
+	fs.IntVar(&cfg.MemoryLimitMiB, "memory-limit-mib", cfg.MemoryLimitMiB, "soft limit of the Go runtime's memory, 0 for none; GOMEMLIMIT wins ([cni_daemon] memory_limit_mib)")
 	fs.IntVar(&cfg.Verbosity, "v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +112,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 // Validate checks the values.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.MemoryLimitMiB < 0 {
+		errs = append(errs, fmt.Errorf("memory limit %d MiB must not be negative", c.MemoryLimitMiB))
+	}
 	if c.VIFTimeout <= 0 || c.ActiveTimeout <= 0 || c.OVSTimeout <= 0 || c.ParkGrace <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
@@ -146,6 +155,17 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 		}
 		*dst = time.Duration(v * float64(time.Second))
 	}
+	integer := func(flagName, section, key string, dst *int) {
+		if flagSet[flagName] || !f.Section(section).HasKey(key) {
+			return
+		}
+		v, err := f.Section(section).Key(key).Int()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
+			return
+		}
+		*dst = v
+	}
 	boolean := func(flagName, section, key string, dst *bool) {
 		if flagSet[flagName] || !f.Section(section).HasKey(key) {
 			return
@@ -179,6 +199,7 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 	str("kubeconfig", "kubernetes", "kubeconfig", &c.Kubeconfig)
 	boolean("park-pool-ports", "cni_daemon", "park_pool_ports", &c.ParkPoolPorts)
 	secs("park-grace", "cni_daemon", "park_grace", &c.ParkGrace)
+	integer("memory-limit-mib", "cni_daemon", "memory_limit_mib", &c.MemoryLimitMiB)
 	port("health-addr", "cni_health_server", "port", &c.HealthAddr)
 	port("metrics-addr", "prometheus_exporter", "cni_exporter_port", &c.MetricsAddr)
 	return errors.Join(errs...)

@@ -64,3 +64,28 @@ func TestInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestParkingAndMemoryOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kuryr.conf")
+	conf := "[cni_daemon]\npark_pool_ports = false\npark_grace = 5\nmemory_limit_mib = 64\n"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"--config-file", path, "--node-name", "n"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ParkPoolPorts || c.ParkGrace != 5*time.Second || c.MemoryLimitMiB != 64 {
+		t.Fatalf("%+v", c)
+	}
+	d, _ := Load([]string{"--node-name", "n"}, env(nil))
+	if !d.ParkPoolPorts || d.ParkGrace != 30*time.Second || d.MemoryLimitMiB != 24 {
+		t.Fatalf("defaults: %+v", d)
+	}
+	if err := os.WriteFile(path, []byte("[cni_daemon]\npark_pool_ports = maybe\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load([]string{"--config-file", path, "--node-name", "n"}, env(nil)); err == nil {
+		t.Fatal("no error for park_pool_ports = maybe")
+	}
+}

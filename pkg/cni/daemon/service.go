@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -70,13 +71,17 @@ type Options struct {
 	PollInterval time.Duration
 	// PodCheckInterval is how often the pod is looked up while its KuryrPort is missing.
 	PodCheckInterval time.Duration
+	// MaxParallelPlugs bounds the plugs and unplugs running at once. Each takes a few tens
+	// of milliseconds but holds an OS thread (namespace switches) and runs ovs-vsctl: a burst
+	// of hundreds of pods would otherwise grow the daemon's memory, not its speed.
+	MaxParallelPlugs int
 }
 
 // DefaultOptions are kuryr's defaults.
 func DefaultOptions() Options {
 	return Options{
 		VIFTimeout: 60 * time.Second, ActiveTimeout: 60 * time.Second, ActiveSignal: SignalAny,
-		PollInterval: 100 * time.Millisecond, PodCheckInterval: 2 * time.Second,
+		PollInterval: 100 * time.Millisecond, PodCheckInterval: 2 * time.Second, MaxParallelPlugs: 8,
 	}
 }
 
@@ -90,6 +95,27 @@ type Service struct {
 	Metrics *Metrics
 
 	locks keyed.Mutex
+
+	slotsOnce sync.Once
+	slots     chan struct{}
+}
+
+// slot takes one of MaxParallelPlugs plug slots; it returns the release function.
+func (s *Service) slot(ctx context.Context) (func(), error) {
+	s.slotsOnce.Do(func() {
+		if s.Opts.MaxParallelPlugs > 0 {
+			s.slots = make(chan struct{}, s.Opts.MaxParallelPlugs)
+		}
+	})
+	if s.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-ctx.Done():
+		return nil, waitError(ctx, "waiting for a plug slot")
+	}
 }
 
 // Add plugs the pod's VIFs and returns the CNI result of its default VIF.
@@ -122,6 +148,12 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 			}
 		}
 	}()
+	slotRelease, err := s.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	release := sync.OnceFunc(slotRelease)
+	defer release()
 	plugStart := time.Now()
 	var result *types100.Result
 	parked := 0
@@ -144,6 +176,7 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 			}
 		}
 	}
+	release()
 	s.Metrics.observePhase("plug", time.Since(plugStart))
 	activeStart := time.Now()
 	signal, err := s.waitActive(ctx, pod, vifs)
@@ -167,6 +200,11 @@ func (s *Service) Del(ctx context.Context, req *api.Request) error {
 		defer unlock()
 	}
 	ctx = logr.NewContext(ctx, log)
+	release, err := s.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.Plugger.Unplug(ctx, req.ContainerID, req.Netns, req.IfName); err != nil {
 		return fmt.Errorf("unplugging container %s: %w", short(req.ContainerID), err)
 	}

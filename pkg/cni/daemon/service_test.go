@@ -292,3 +292,26 @@ func TestResultLabels(t *testing.T) {
 		}
 	}
 }
+
+// Plugs are bounded by MaxParallelPlugs; a failing plug gives its slot back.
+func TestPlugSlotsAreBoundedAndReleased(t *testing.T) {
+	s := &Service{Opts: Options{MaxParallelPlugs: 2}}
+	ctx := context.Background()
+	r1, err := s.slot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := s.slot(ctx)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.slot(short); err == nil {
+		t.Fatal("a third slot was granted with MaxParallelPlugs 2")
+	}
+	r1()
+	r3, err := s.slot(ctx)
+	if err != nil {
+		t.Fatalf("slot after a release: %v", err)
+	}
+	r2()
+	r3()
+}
