@@ -35,11 +35,11 @@ if [ -n "${BENCH_EXTRA_CONF:-}" ]; then   # extra kuryr.conf sections for experi
 fi
 say "results in $OUT (N=$N, modes $MODES)"
 
-# quiet: wait (at most 90 s) until the machine is idle (CPU at least 80 % idle over 2 s), so a
+# quiet: wait (at most 3 min) until the machine is idle (CPU at least 80 % idle over 2 s), so a
 # reference is not measured while the previous burst is still being torn down.
 quiet() {
   local i a b
-  for i in $(seq 45); do
+  for i in $(seq 90); do
     a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
     sleep 2
     b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
@@ -47,7 +47,7 @@ quiet() {
       return 0
     fi
   done
-  say "machine still busy after 90 s; measuring anyway"
+  say "machine still busy after 3 min; measuring anyway"
 }
 
 if has bridge; then
