@@ -20,7 +20,9 @@ import (
 // for a pod, but the pod end stays in the host namespace, down and without addresses, under
 // the name ParkedName. The OVS agent wires the port meanwhile (local VLAN tag, firewall
 // flows, ACTIVE in Neutron). A pod that takes the port gets the parked end moved into its
-// namespace and configured (Claim): no new OVS port, so nothing to wait for.
+// namespace and configured (Claim): no new OVS port, so nothing to wait for. Moving an
+// interface to another namespace makes the kernel re-create its IP settings from that
+// namespace's defaults, so a claimed interface is configured as one created in the pod.
 
 // ErrInUse is returned by Park when the port's devices exist and are not parked: a pod has
 // it plugged (or its unplug has not happened yet).
