@@ -19,6 +19,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -109,8 +110,9 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger,
 		Tags: &ovs.TagSnapshot{Client: ovsClient, MaxAge: opts.PollInterval}, Opts: opts, Metrics: daemon.NewMetrics(reg)}
 	events := daemon.NewEvents(2048)
+	recorder := src.NewRecorder(cfg.NodeName)
 	server := &daemon.Server{Service: svc, Ready: health.Ready, Log: log.WithName("cni"), Events: events,
-		Recorder: src.NewRecorder(cfg.NodeName)}
+		Recorder: recorder}
 
 	errc := make(chan error, 4)
 	healthMux := http.NewServeMux()
@@ -132,7 +134,7 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 		}
 		synced.Store(true)
 		log.Info("KuryrPort cache synced")
-		startParking(ctx, cfg, src, plugger, ovsClient, reg, log, errc)
+		startParking(ctx, cfg, src, plugger, ovsClient, reg, recorder, log, errc)
 	}()
 
 	select {
@@ -149,7 +151,7 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 
 // startParking runs the loop that plugs the node's free pool ports ahead of their pods.
 func startParking(ctx context.Context, cfg *config.Config, src *kpsource.Source, plugger *plug.Plugger,
-	ovsClient *ovs.Client, reg prometheus.Registerer, log logr.Logger, errc chan<- error) {
+	ovsClient *ovs.Client, reg prometheus.Registerer, rec *kpsource.Recorder, log logr.Logger, errc chan<- error) {
 	if !cfg.ParkPoolPorts {
 		log.Info("Parking of pool ports disabled")
 		return
@@ -159,7 +161,8 @@ func startParking(ctx context.Context, cfg *config.Config, src *kpsource.Source,
 		return
 	}
 	m := &parking.Manager{Source: src, Parker: plugger, Lister: ovsClient, Grace: cfg.ParkGrace,
-		Metrics: parking.NewMetrics(reg), Log: log.WithName("parking")}
+		Metrics: parking.NewMetrics(reg), Log: log.WithName("parking"),
+		Event: func(reason, msg string) { rec.PoolEvent(cfg.NodeName, corev1.EventTypeWarning, reason, msg) }}
 	go func() {
 		if err := m.Run(ctx); err != nil {
 			errc <- fmt.Errorf("parking pool ports: %w", err)

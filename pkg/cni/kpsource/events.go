@@ -25,3 +25,9 @@ func (r *Recorder) PodEvent(namespace, name, uid, eventType, reason, message str
 	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: namespace, Name: name, UID: types.UID(uid)}
 	r.rec.Event(ref, eventType, reason, message)
 }
+
+// PoolEvent records an Event on the node's KuryrPortPool (cluster-scoped).
+func (r *Recorder) PoolEvent(node, eventType, reason, message string) {
+	ref := &corev1.ObjectReference{Kind: "KuryrPortPool", APIVersion: "openstack.org/v1", Name: node}
+	r.rec.Event(ref, eventType, reason, message)
+}

@@ -7,6 +7,7 @@ package parking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Parker interface {
 	ListParked(ctx context.Context, lister plug.Lister) ([]plug.Parked, error)
 }
 
+// ReasonParkFailed is the Event reason of a free pool port that could not be plugged ahead.
+const ReasonParkFailed = "ParkFailed"
+
 // Manager keeps the node's free pool ports parked.
 type Manager struct {
 	Source Source
@@ -55,6 +59,8 @@ type Manager struct {
 	RetryAfter time.Duration
 	Metrics    *Metrics
 	Log        logr.Logger
+	// Event, if set, posts a Warning Event on the node's KuryrPortPool.
+	Event func(reason, message string)
 
 	parked    map[string]*parkedPort
 	notBefore map[string]time.Time
@@ -234,6 +240,9 @@ func (m *Manager) park(ctx context.Context, vifs []kuryrv1.VIF) {
 				m.notBefore[v.ID] = time.Now().Add(m.RetryAfter)
 				m.Metrics.op("park", "error")
 				m.Log.Error(err, "Parking a free pool port failed; retrying later", "port", v.ID, "retryAfter", m.RetryAfter)
+				if m.Event != nil {
+					m.Event(ReasonParkFailed, fmt.Sprintf("Plugging free pool port %s ahead failed (retrying in %s): %v", v.ID, m.RetryAfter, err))
+				}
 			}
 		}()
 	}

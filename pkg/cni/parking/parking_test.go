@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,7 +131,12 @@ func TestFailedParkIsRetriedLater(t *testing.T) {
 	src.free = vifs("a")
 	pk.fail["a"] = errors.New("ovsdb down")
 	m.RetryAfter = 20 * time.Millisecond
+	var events []string
+	m.Event = func(reason, msg string) { events = append(events, reason+": "+msg) }
 	m.Pass(ctx)
+	if len(events) != 1 || !strings.Contains(events[0], "ParkFailed") || !strings.Contains(events[0], "ovsdb down") {
+		t.Fatalf("events %v", events)
+	}
 	delete(pk.fail, "a")
 	m.Pass(ctx) // too early
 	if pk.parked["a"] {
