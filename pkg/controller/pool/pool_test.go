@@ -323,3 +323,33 @@ func TestSyncDropsPortsDeletedOutside(t *testing.T) {
 		t.Errorf("Acquire = %v, %v; want %s", port, hit, b.ID)
 	}
 }
+
+// A sync that lists a refill's ports while the bulk create is still in flight takes them in;
+// when the create returns they must not be listed a second time (two pods would get one
+// port).
+func TestRefillAfterSyncListsNoPortTwice(t *testing.T) {
+	h := newHarness(t, 0, 0, 2)
+	h.start()
+	a, b := h.freePort(), h.freePort()
+	if _, err := h.m.sync(h.ctx); err != nil { // the sync sees the new ports first
+		t.Fatal(err)
+	}
+	if n := h.m.Free(testKey); n != 2 {
+		t.Fatalf("free after sync = %d, want 2", n)
+	}
+	// One of them is handed out before the create returns.
+	if _, hit, err := h.m.Acquire(h.ctx, testKey, pod("web", "uid-1")); err != nil || !hit {
+		t.Fatalf("Acquire: %v %v", hit, err)
+	}
+	p := h.m.pool(testKey)
+	p.mu.Lock()
+	h.m.addCreatedLocked(p, []openstack.Port{a, b}) // what the refill does with its result
+	ids := map[string]int{}
+	for _, f := range p.free {
+		ids[f.ID]++
+	}
+	p.mu.Unlock()
+	if len(ids) != 1 || ids[a.ID]+ids[b.ID] != 1 {
+		t.Fatalf("free list after the refill returned: %v (want the one port not taken, once)", ids)
+	}
+}

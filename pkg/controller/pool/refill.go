@@ -55,10 +55,7 @@ func (m *Manager) refill(ctx context.Context, p *pool, n int) {
 		return
 	}
 	p.failures, p.notBefore = 0, time.Time{}
-	for i := range ports {
-		m.entry(ports[i].ID).set(stateFree)
-	}
-	p.free = append(p.free, ports...)
+	m.addCreatedLocked(p, ports)
 	free := len(p.free)
 	p.mu.Unlock()
 	metrics.PoolRefills.WithLabelValues("success").Inc()
@@ -79,4 +76,18 @@ func (m *Manager) backoff(err error, n int) time.Duration {
 	}
 	d := time.Second << min(n-1, 6)
 	return min(d, time.Minute)
+}
+
+// addCreatedLocked adds ports a refill created to p's free list (p.mu held). A sync that ran
+// while the create was in flight may have listed them already and taken them in (and a pod
+// may even hold one by now): only ports still unknown are added, so none is listed twice.
+func (m *Manager) addCreatedLocked(p *pool, ports []openstack.Port) {
+	for i := range ports {
+		e := m.entry(ports[i].ID)
+		if e.state.Load() != stateUnknown {
+			continue
+		}
+		e.set(stateFree)
+		p.free = append(p.free, ports[i])
+	}
 }
