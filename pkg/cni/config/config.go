@@ -138,69 +138,51 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
 	}
 	var errs []error
-	str := func(flagName, section, key string, dst *string) {
+	// set applies the file's value of [section] key unless the flag was given.
+	set := func(flagName, section, key string, apply func(k *ini.Key) error) {
 		if flagSet[flagName] || !f.Section(section).HasKey(key) {
 			return
 		}
-		*dst = f.Section(section).Key(key).String()
-	}
-	secs := func(flagName, section, key string, dst *time.Duration) {
-		if flagSet[flagName] || !f.Section(section).HasKey(key) {
-			return
-		}
-		v, err := f.Section(section).Key(key).Float64()
-		if err != nil {
+		if err := apply(f.Section(section).Key(key)); err != nil {
 			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
-			return
 		}
-		*dst = time.Duration(v * float64(time.Second))
 	}
-	integer := func(flagName, section, key string, dst *int) {
-		if flagSet[flagName] || !f.Section(section).HasKey(key) {
-			return
-		}
-		v, err := f.Section(section).Key(key).Int()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
-			return
-		}
-		*dst = v
+	str := func(dst *string) func(*ini.Key) error {
+		return func(k *ini.Key) error { *dst = k.String(); return nil }
 	}
-	boolean := func(flagName, section, key string, dst *bool) {
-		if flagSet[flagName] || !f.Section(section).HasKey(key) {
-			return
+	secs := func(dst *time.Duration) func(*ini.Key) error {
+		return func(k *ini.Key) error {
+			v, err := k.Float64()
+			*dst = time.Duration(v * float64(time.Second))
+			return err
 		}
-		v, err := f.Section(section).Key(key).Bool()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
-			return
-		}
-		*dst = v
 	}
-	port := func(flagName, section, key string, dst *string) {
-		if flagSet[flagName] || !f.Section(section).HasKey(key) {
-			return
-		}
-		v, err := f.Section(section).Key(key).Int()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
-			return
-		}
-		*dst = fmt.Sprintf(":%d", v)
+	integer := func(dst *int) func(*ini.Key) error {
+		return func(k *ini.Key) (err error) { *dst, err = k.Int(); return err }
 	}
-	str("socket", "cni_daemon", "daemon_socket", &c.SocketPath)
-	secs("vif-timeout", "cni_daemon", "vif_annotation_timeout", &c.VIFTimeout)
-	secs("active-timeout", "cni_daemon", "vif_active_timeout", &c.ActiveTimeout)
-	str("active-signal", "cni_daemon", "vif_active_signal", &c.ActiveSignal)
-	secs("ovs-timeout", "cni_daemon", "ovs_vsctl_timeout", &c.OVSTimeout)
-	str("ovsdb", "cni_daemon", "ovsdb_connection", &c.OVSDB)
-	str("bridge", "neutron_defaults", "ovs_bridge", &c.Bridge)
-	str("node-name", "cni_daemon", "node_name", &c.NodeName)
-	str("kubeconfig", "kubernetes", "kubeconfig", &c.Kubeconfig)
-	boolean("park-pool-ports", "cni_daemon", "park_pool_ports", &c.ParkPoolPorts)
-	secs("park-grace", "cni_daemon", "park_grace", &c.ParkGrace)
-	integer("memory-limit-mib", "cni_daemon", "memory_limit_mib", &c.MemoryLimitMiB)
-	port("health-addr", "cni_health_server", "port", &c.HealthAddr)
-	port("metrics-addr", "prometheus_exporter", "cni_exporter_port", &c.MetricsAddr)
+	boolean := func(dst *bool) func(*ini.Key) error {
+		return func(k *ini.Key) (err error) { *dst, err = k.Bool(); return err }
+	}
+	port := func(dst *string) func(*ini.Key) error {
+		return func(k *ini.Key) error {
+			v, err := k.Int()
+			*dst = fmt.Sprintf(":%d", v)
+			return err
+		}
+	}
+	set("socket", "cni_daemon", "daemon_socket", str(&c.SocketPath))
+	set("vif-timeout", "cni_daemon", "vif_annotation_timeout", secs(&c.VIFTimeout))
+	set("active-timeout", "cni_daemon", "vif_active_timeout", secs(&c.ActiveTimeout))
+	set("active-signal", "cni_daemon", "vif_active_signal", str(&c.ActiveSignal))
+	set("ovs-timeout", "cni_daemon", "ovs_vsctl_timeout", secs(&c.OVSTimeout))
+	set("ovsdb", "cni_daemon", "ovsdb_connection", str(&c.OVSDB))
+	set("bridge", "neutron_defaults", "ovs_bridge", str(&c.Bridge))
+	set("node-name", "cni_daemon", "node_name", str(&c.NodeName))
+	set("kubeconfig", "kubernetes", "kubeconfig", str(&c.Kubeconfig))
+	set("park-pool-ports", "cni_daemon", "park_pool_ports", boolean(&c.ParkPoolPorts))
+	set("park-grace", "cni_daemon", "park_grace", secs(&c.ParkGrace))
+	set("memory-limit-mib", "cni_daemon", "memory_limit_mib", integer(&c.MemoryLimitMiB))
+	set("health-addr", "cni_health_server", "port", port(&c.HealthAddr))
+	set("metrics-addr", "prometheus_exporter", "cni_exporter_port", port(&c.MetricsAddr))
 	return errors.Join(errs...)
 }
