@@ -56,10 +56,6 @@ func ParkedExternalIDs(vif *kuryrv1.VIF) map[string]string {
 	}
 }
 
-func validateVIF(vif *kuryrv1.VIF) error {
-	return validate(&Request{VIF: vif, Netns: "-", IfName: "-", ContainerID: "-"})
-}
-
 // Park plugs a free pool port ahead of its pod. It is idempotent for a port already parked
 // and fails with ErrInUse when the port is plugged for a pod.
 func (p *Plugger) Park(ctx context.Context, vif *kuryrv1.VIF) (err error) {

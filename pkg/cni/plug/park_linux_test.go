@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/containernetworking/plugins/pkg/ns"
 
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
@@ -138,6 +137,5 @@ func TestPlugWithoutParkedPort(t *testing.T) {
 		}
 		return err
 	})
-	_ = pod.Do(func(ns.NetNS) error { return nil })
 	verifyPod(t, pod)
 }

@@ -91,12 +91,6 @@ func (n Names) OVSPort() string {
 
 func validate(req *Request) error {
 	switch {
-	case req.VIF == nil:
-		return errors.New("no VIF")
-	case req.VIF.ID == "":
-		return errors.New("VIF has no port ID")
-	case req.VIF.Bridge == "":
-		return fmt.Errorf("VIF %s has no bridge", req.VIF.ID)
 	case req.Netns == "":
 		return errors.New("no network namespace")
 	case req.IfName == "":
@@ -104,13 +98,26 @@ func validate(req *Request) error {
 	case req.ContainerID == "":
 		return errors.New("no container ID")
 	}
-	if _, err := net.ParseMAC(req.VIF.Address); err != nil {
-		return fmt.Errorf("VIF %s has an invalid MAC %q: %w", req.VIF.ID, req.VIF.Address, err)
+	return validateVIF(req.VIF)
+}
+
+// validateVIF checks what plugging a VIF needs, with or without a sandbox.
+func validateVIF(vif *kuryrv1.VIF) error {
+	switch {
+	case vif == nil:
+		return errors.New("no VIF")
+	case vif.ID == "":
+		return errors.New("VIF has no port ID")
+	case vif.Bridge == "":
+		return fmt.Errorf("VIF %s has no bridge", vif.ID)
 	}
-	switch req.VIF.PlugMode {
+	if _, err := net.ParseMAC(vif.Address); err != nil {
+		return fmt.Errorf("VIF %s has an invalid MAC %q: %w", vif.ID, vif.Address, err)
+	}
+	switch vif.PlugMode {
 	case "", kuryrv1.PlugModeNative, kuryrv1.PlugModeHybrid:
 	default:
-		return fmt.Errorf("VIF %s has unsupported plug mode %q", req.VIF.ID, req.VIF.PlugMode)
+		return fmt.Errorf("VIF %s has unsupported plug mode %q", vif.ID, vif.PlugMode)
 	}
 	return nil
 }
