@@ -71,20 +71,15 @@ func (s *Source) Start(ctx context.Context, errc chan<- error) error {
 		return fmt.Errorf("getting the KuryrPort informer: %w", err)
 	}
 	notify := func(any) { s.notify() }
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    notify,
-		UpdateFunc: func(_, _ any) { s.notify() },
-		DeleteFunc: notify,
-	}); err != nil {
+	onChange := toolscache.ResourceEventHandlerFuncs{
+		AddFunc: notify, UpdateFunc: func(_, _ any) { s.notify() }, DeleteFunc: notify,
+	}
+	if _, err := inf.AddEventHandler(onChange); err != nil {
 		return fmt.Errorf("watching KuryrPorts: %w", err)
 	}
 	if pinf, err := s.cache.GetInformer(ctx, &kuryrv1.KuryrPortPool{}); err != nil {
 		s.poolErr = fmt.Errorf("watching KuryrPortPools: %w", err)
-	} else if _, err := pinf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    notify,
-		UpdateFunc: func(_, _ any) { s.notify() },
-		DeleteFunc: notify,
-	}); err != nil {
+	} else if _, err := pinf.AddEventHandler(onChange); err != nil {
 		return fmt.Errorf("watching KuryrPortPools: %w", err)
 	}
 	go func() { errc <- s.cache.Start(ctx) }()
