@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -96,5 +97,73 @@ func TestReportRatiosAndPlots(t *testing.T) {
 		if m, _ := filepath.Glob(filepath.Join(dir, f)); len(m) != 1 {
 			t.Errorf("%s not written", f)
 		}
+	}
+}
+
+func TestGroupOf(t *testing.T) {
+	cases := []struct {
+		comm string
+		args []string
+		want string
+	}{
+		{"kuryr-controller", []string{"/var/lib/kuryr-testbed/bin/kuryr-controller", "--config", "x"}, GroupKuryr},
+		{"kuryr-cni", []string{"/opt/cni/bin/kuryr-cni"}, GroupKuryr},
+		{"neutron-server", []string{"/usr/bin/python3", "/usr/bin/neutron-server", "--config-file", "a"}, GroupNeutronAPI},
+		{"neutron-server:", []string{"neutron-server: rpc worker (/usr/bin/python3 /usr/bin/neutron-server)"}, GroupNeutronRPC},
+		{"neutron-openvsw", []string{"/usr/bin/python3", "/usr/bin/neutron-openvswitch-agent"}, GroupNeutronAgents},
+		{"privsep-helper", []string{"/usr/bin/python3", "/usr/bin/privsep-helper", "--config-file"}, GroupNeutronAgents},
+		{"postgres", []string{"postgres: postgres neutron 127.0.0.1(40050) idle"}, GroupPostgres},
+		{"postgres", []string{"/usr/lib/postgresql/15/bin/postgres", "-D", "/x"}, GroupPostgres},
+		{"ovs-vswitchd", []string{"ovs-vswitchd", "unix:/x"}, GroupOVS},
+		{"beam.smp", []string{"/usr/lib/erlang/erts-12/bin/beam.smp", "-W"}, GroupRabbit},
+		{"kube-apiserver", []string{"/var/cache/kuryr-go/bin/kube-apiserver", "--etcd"}, GroupKube},
+		{"kubelet", []string{"/x/kubelet"}, GroupKube},
+		{"containerd-shim", []string{"/usr/bin/containerd-shim-runc-v2", "-namespace"}, GroupRuntime},
+		{"sleep", []string{"sleep", "3600"}, GroupRuntime},
+		{"octavia-worker:", []string{"octavia-worker: master process [/usr/bin/octavia-worker]"}, GroupOctavia},
+		{"kuryrctl", []string{"/x/kuryrctl", "bench", "pods"}, GroupBench},
+		{"bash", []string{"/bin/bash"}, GroupOther},
+	}
+	for _, c := range cases {
+		if got := groupOf(c.comm, c.args); got != c.want {
+			t.Errorf("groupOf(%q, %q) = %q, want %q", c.comm, c.args, got, c.want)
+		}
+	}
+}
+
+func TestCPUUseCountsDifferencesNewProcessesAndTheRest(t *testing.T) {
+	a := &cpuSnapshot{at: time.Unix(100, 0), busy: 50, procs: map[int]procCPU{
+		1: {start: 10, group: GroupKuryr, cpu: 3},
+		2: {start: 20, group: GroupPostgres, cpu: 7},
+		3: {start: 30, group: GroupKube, cpu: 1}, // ends before b
+	}}
+	b := &cpuSnapshot{at: time.Unix(110, 0), busy: 65, procs: map[int]procCPU{
+		1: {start: 10, group: GroupKuryr, cpu: 4},    // +1
+		2: {start: 99, group: GroupRuntime, cpu: 2},  // pid reused: counted whole
+		4: {start: 40, group: GroupPostgres, cpu: 5}, // new
+	}}
+	u := cpuUse(a, b)
+	want := map[string]float64{GroupKuryr: 1, GroupRuntime: 2, GroupPostgres: 5, GroupOther: 7}
+	if u.Seconds != 10 || u.Busy != 15 || u.Cores() != 1.5 {
+		t.Errorf("window %v s, busy %v s, cores %v", u.Seconds, u.Busy, u.Cores())
+	}
+	for g, s := range want {
+		if u.Groups[g] != s {
+			t.Errorf("group %s = %v, want %v (all: %v)", g, u.Groups[g], s, u.Groups)
+		}
+	}
+	if s := u.Sorted(); s[0].Group != GroupOther || s[len(s)-1].Group != GroupKuryr {
+		t.Errorf("sorted = %v", s)
+	}
+}
+
+func TestCPUSnapshotSeesThisProcess(t *testing.T) {
+	s, err := takeCPUSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := s.procs[os.Getpid()]
+	if !ok || p.cpu <= 0 || s.busy <= 0 {
+		t.Fatalf("own process %+v (found %v), machine busy %v s", p, ok, s.busy)
 	}
 }

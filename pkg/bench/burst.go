@@ -106,6 +106,10 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	}
 	time.Sleep(500 * time.Millisecond) // let both watches start before the burst
 
+	cpuBefore, cpuErr := takeCPUSnapshot()
+	if cpuErr != nil {
+		log.Error(cpuErr, "Reading the machine's CPU use failed; the burst goes on without it")
+	}
 	res := &BurstResult{Kind: "burst", Mode: opts.Mode, Pods: opts.Pods, Start: time.Now()}
 	names := make(chan string)
 	errs := make(chan error, opts.Pods)
@@ -150,6 +154,11 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if cpuBefore != nil {
+		if cpuAfter, err := takeCPUSnapshot(); err == nil {
+			res.CPU = cpuUse(cpuBefore, cpuAfter)
 		}
 	}
 	res.AllReady = lastStage(tr, StageReady, res.Start)

@@ -132,6 +132,17 @@ func (r *Results) PrintTable(w io.Writer) {
 			b.PortsLeft, strings.Join(procs, ", "), strings.Join(calls, " "))
 	}
 	tw.Flush()
+	for _, b := range r.Bursts {
+		if b.CPU == nil || b.CPU.Busy <= 0 {
+			continue
+		}
+		parts := make([]string, 0, len(b.CPU.Groups))
+		for _, g := range b.CPU.Sorted() {
+			parts = append(parts, fmt.Sprintf("%s %.1f (%.0f%%)", g.Group, g.Seconds, 100*g.Seconds/b.CPU.Busy))
+		}
+		fmt.Fprintf(w, "CPU during the %s burst: %.1f s busy over %.1f s (%.2f cores): %s\n",
+			b.Mode, b.CPU.Busy, b.CPU.Seconds, b.CPU.Cores(), strings.Join(parts, ", "))
+	}
 	if r.Neutron != nil {
 		fmt.Fprintf(w, "\nraw Neutron: %d port creates, %d in flight: %.2f/s (latency p50 %.2fs, p99 %.2fs)",
 			r.Neutron.Ports, r.Neutron.Concurrency, r.Neutron.PerSecond, r.Neutron.Latency.P50, r.Neutron.Latency.P99)

@@ -43,20 +43,22 @@ type Process struct {
 
 // BurstResult is one burst of pods in one mode.
 type BurstResult struct {
-	Kind           string             `json:"kind"` // "burst"
-	Mode           string             `json:"mode"` // kuryr, kuryr-pools, bridge
-	Pods           int                `json:"pods"`
-	Start          time.Time          `json:"start"`
-	AllReady       float64            `json:"allReadySeconds"`
-	PodsPerSecond  float64            `json:"podsPerSecond"`
-	DeleteSeconds  float64            `json:"deleteSeconds"`
-	PortsLeft      int                `json:"portsLeft"`
-	Samples        []PodSample        `json:"samples"`
-	Summary        map[string]Summary `json:"summary"`
-	NeutronCalls   map[string]float64 `json:"neutronCalls,omitempty"` // operation/result -> count during the run
-	Processes      []Process          `json:"processes,omitempty"`
-	FailedPods     []string           `json:"failedPods,omitempty"`
-	ConfigSnapshot map[string]string  `json:"config,omitempty"`
+	Kind          string             `json:"kind"` // "burst"
+	Mode          string             `json:"mode"` // kuryr, kuryr-pools, bridge
+	Pods          int                `json:"pods"`
+	Start         time.Time          `json:"start"`
+	AllReady      float64            `json:"allReadySeconds"`
+	PodsPerSecond float64            `json:"podsPerSecond"`
+	DeleteSeconds float64            `json:"deleteSeconds"`
+	PortsLeft     int                `json:"portsLeft"`
+	Samples       []PodSample        `json:"samples"`
+	Summary       map[string]Summary `json:"summary"`
+	NeutronCalls  map[string]float64 `json:"neutronCalls,omitempty"` // operation/result -> count during the run
+	Processes     []Process          `json:"processes,omitempty"`
+	// CPU is where the machine's CPU went from the first create until all pods were Ready.
+	CPU            *CPUUse           `json:"cpu,omitempty"`
+	FailedPods     []string          `json:"failedPods,omitempty"`
+	ConfigSnapshot map[string]string `json:"config,omitempty"`
 }
 
 // NeutronResult is the raw Neutron port-create reference.

@@ -171,7 +171,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // podPredicate passes the pod changes that change what the controller has to do: creation,
-// scheduling, deletion, completion, and our finalizer going missing.
+// scheduling, deletion, completion, and our finalizer going missing (not it being added).
 func podPredicate() predicate.Funcs {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
@@ -187,10 +187,12 @@ func podPredicate() predicate.Funcs {
 			if !managed(n) && !hasFinalizer(n, apiv1.PodFinalizer) {
 				return false
 			}
+			// Adding the finalizer is the reconcile's own first step: that update needs no
+			// second pass (during a burst it cost one Neutron GET per pod).
 			return o.Spec.NodeName != n.Spec.NodeName ||
 				(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) ||
 				completed(o) != completed(n) ||
-				hasFinalizer(o, apiv1.PodFinalizer) != hasFinalizer(n, apiv1.PodFinalizer)
+				(hasFinalizer(o, apiv1.PodFinalizer) && !hasFinalizer(n, apiv1.PodFinalizer))
 		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return true },
