@@ -6,8 +6,10 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
@@ -16,7 +18,8 @@ import (
 
 // Publishing: the free ports of each node are written to the node's KuryrPortPool, so that
 // its daemon can plug them ahead of the pods (see package plug, "parking"). The object
-// follows the pools, at most once per PublishInterval; a node without free ports has none.
+// follows the pools, at most once per PublishInterval; a node without free ports has an
+// empty list, and the object goes once the node is removed from the cluster.
 
 // publishRetry is the pause after a failed publish (the CRD missing, the API down).
 const publishRetry = 10 * time.Second
@@ -94,13 +97,30 @@ func (m *Manager) publish(ctx context.Context) error {
 		delete(have, node)
 	}
 	for _, kpp := range have { // nodes without pools
-		if len(kpp.Spec.Ports) == 0 {
+		if len(kpp.Spec.Ports) > 0 {
+			if err := m.publishNode(ctx, kpp, kpp.Name, nil); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := m.publishNode(ctx, kpp, kpp.Name, nil); err != nil {
+		if err := m.deleteIfNodeGone(ctx, kpp); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// deleteIfNodeGone deletes an empty KuryrPortPool whose node was removed from the cluster.
+func (m *Manager) deleteIfNodeGone(ctx context.Context, kpp *apiv1.KuryrPortPool) error {
+	err := m.o.Writer.Get(ctx, types.NamespacedName{Name: kpp.Name}, &corev1.Node{})
+	if err == nil || !apierrors.IsNotFound(err) {
+		return client.IgnoreNotFound(err)
+	}
+	err = m.o.Writer.Delete(ctx, kpp, client.Preconditions{UID: &kpp.UID, ResourceVersion: &kpp.ResourceVersion})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting KuryrPortPool of removed node %s: %w", kpp.Name, err)
+	}
+	m.o.Log.Info("Deleted the KuryrPortPool of a removed node", "node", kpp.Name)
 	return nil
 }
 

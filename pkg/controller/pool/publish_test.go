@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -94,5 +95,32 @@ func TestActivePortNotRecoveredWithoutPublishing(t *testing.T) {
 	h.start()
 	if n := h.m.Free(testKey); n != 0 {
 		t.Fatalf("free = %d, want 0", n)
+	}
+}
+
+// The empty KuryrPortPool of a removed node is deleted; that of a node still there is kept.
+func TestEmptyPoolOfRemovedNodeDeleted(t *testing.T) {
+	h := newHarness(t, 0, 0, 2)
+	gone := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{NodeName: "gone"}}
+	gone.Name = "gone"
+	kept := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{NodeName: "here"}}
+	kept.Name = "here"
+	nodeHere := &corev1.Node{}
+	nodeHere.Name = "here"
+	w := reader(gone, kept, nodeHere).(client.Client)
+	h.m = New(Options{
+		OpenStack: h.os, Reader: w, Writer: w,
+		VIFOf:           func(p *openstack.Port) (apiv1.VIF, bool) { return apiv1.VIF{ID: p.ID}, true },
+		PublishInterval: 10 * time.Millisecond,
+		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
+		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
+	})
+	h.start()
+	h.eventually("KuryrPortPool of the removed node deleted", func() bool {
+		_, ok := publishedIDs(h.ctx, w, "gone")
+		return !ok
+	})
+	if _, ok := publishedIDs(h.ctx, w, "here"); !ok {
+		t.Fatal("KuryrPortPool of a node still in the cluster was deleted")
 	}
 }
