@@ -201,6 +201,9 @@ func (t *tracker) onPod(obj runtime.Object, at time.Time) {
 	if !ok {
 		return
 	}
+	if p.Spec.NodeName != "" {
+		t.mark(p.Name, StageScheduled, at)
+	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 			t.mark(p.Name, StageReady, at)

@@ -14,6 +14,7 @@ import (
 
 // Stages of a pod's life the burst records, in order.
 const (
+	StageScheduled   = "scheduled"    // the pod has a node (the benchmark's watch sees spec.nodeName)
 	StagePortCreated = "port_created" // Neutron created_at (one-second resolution)
 	StageVIFRecorded = "vif_recorded" // the VIF appears in the KuryrPort status
 	StageCNICalled   = "cni_called"   // the runtime called CNI ADD (the node's own part before it)
@@ -23,7 +24,7 @@ const (
 )
 
 // Stages lists the stages in report order.
-var Stages = []string{StagePortCreated, StageVIFRecorded, StageCNICalled, StageCNIAdded, StagePortActive, StageReady}
+var Stages = []string{StageScheduled, StagePortCreated, StageVIFRecorded, StageCNICalled, StageCNIAdded, StagePortActive, StageReady}
 
 // PodSample is one pod of a burst; stage values are seconds since the create request was sent.
 type PodSample struct {
