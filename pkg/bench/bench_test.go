@@ -110,6 +110,10 @@ func TestGroupOf(t *testing.T) {
 		{"kuryr-cni", []string{"/opt/cni/bin/kuryr-cni"}, GroupKuryr},
 		{"neutron-server", []string{"/usr/bin/python3", "/usr/bin/neutron-server", "--config-file", "a"}, GroupNeutronAPI},
 		{"neutron-server:", []string{"neutron-server: rpc worker (/usr/bin/python3 /usr/bin/neutron-server)"}, GroupNeutronRPC},
+		// process titles (setproctitle): the whole command line is one string
+		{"/usr/bin/python", []string{"/usr/bin/python3 /usr/bin/neutron-server --config-file /x/neutron.conf"}, GroupNeutronAPI},
+		{"neutron-openvsw", []string{"neutron-openvswitch-agent (/usr/bin/python3 /usr/bin/neutron-openvswitch-agent --config-file /x)"}, GroupNeutronAgents},
+		{"neutron-l3-agen", []string{"neutron-l3-agent (/usr/bin/python3 /usr/bin/neutron-l3-agent)"}, GroupNeutronAgents},
 		{"neutron-openvsw", []string{"/usr/bin/python3", "/usr/bin/neutron-openvswitch-agent"}, GroupNeutronAgents},
 		{"privsep-helper", []string{"/usr/bin/python3", "/usr/bin/privsep-helper", "--config-file"}, GroupNeutronAgents},
 		{"postgres", []string{"postgres: postgres neutron 127.0.0.1(40050) idle"}, GroupPostgres},

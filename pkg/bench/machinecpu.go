@@ -68,6 +68,9 @@ const (
 
 // groupOf maps a process (its comm and command line) to its group.
 func groupOf(comm string, args []string) string {
+	if len(args) == 1 && strings.Contains(args[0], " ") { // a process title: one string
+		args = strings.Fields(args[0])
+	}
 	exe := ""
 	if len(args) > 0 {
 		exe = filepath.Base(args[0])
