@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench: pod-networking benchmark on the testbed. In one run it measures
 #   1. the floor: a burst of N pods with the plain bridge + host-local CNI (no Neutron at all);
-#   2. the raw Neutron port-create rate with a bare client loop;
+#   2. the raw Neutron port-create rate with a bare client loop, and the same creates each
+#      followed by the local plug and the OVS agent's wiring;
 #   2b. the local plug alone (veth + OVS add-port + netns configuration, no agent wait);
 #   3. the same burst with kuryr-go (controller and daemon as processes);
 # then writes JSON results, latency-cdf.png and timeline.png, and prints a table with ratios.
@@ -87,6 +88,12 @@ if has neutron; then
   quiet
   say "reference: raw Neutron port creates"
   $TB exec "$CTL" --config "$BENCH_CONF" bench neutron --ports 30 --concurrency 4 --bulk 10 --host "$NODE_NAME" --out "$OUT/neutron.json"
+  # The same creates, each followed by the local plug and the OVS agent's wiring: what any
+  # CNI that gives every pod a new port needs from Neutron, with no Kubernetes at all.
+  quiet
+  say "reference: Neutron creates, each plugged and wired by the OVS agent"
+  $TB exec "$CTL" --config "$BENCH_CONF" bench wired --ports $((N < 100 ? N : 100)) --concurrency 16 --host "$NODE_NAME" \
+    --out "$OUT/wired.json"
 fi
 
 if has plug; then

@@ -22,6 +22,7 @@ type Results struct {
 	Bursts  []BurstResult  `json:"bursts"`
 	Neutron *NeutronResult `json:"neutron,omitempty"`
 	Plug    *PlugResult    `json:"plug,omitempty"`
+	Wired   *WiredResult   `json:"wired,omitempty"`
 }
 
 // LoadDir reads every *.json result file of dir (except a previous summary).
@@ -62,6 +63,11 @@ func LoadDir(dir string) (*Results, error) {
 			if err := json.Unmarshal(b, r.Plug); err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
+		case "wired":
+			r.Wired = &WiredResult{}
+			if err := json.Unmarshal(b, r.Wired); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
 		}
 	}
 	sort.Slice(r.Bursts, func(i, j int) bool { return r.Bursts[i].Mode < r.Bursts[j].Mode })
@@ -90,6 +96,9 @@ func (r *Results) Ratios() map[string]float64 {
 		}
 		if r.Neutron != nil && r.Neutron.PerSecond > 0 {
 			out[b.Mode+"/pods_per_second_vs_neutron_creates"] = b.PodsPerSecond / r.Neutron.PerSecond
+		}
+		if r.Wired != nil && r.Wired.PerSecond > 0 {
+			out[b.Mode+"/pods_per_second_vs_neutron_wired"] = b.PodsPerSecond / r.Wired.PerSecond
 		}
 		if s, ok := b.Summary[StageCNIAdded]; ok && r.Plug != nil && r.Plug.Latency.P50 > 0 {
 			out[b.Mode+"/cni_add_p50_vs_local_plug_p50"] = s.P50 / r.Plug.Latency.P50
@@ -150,6 +159,10 @@ func (r *Results) PrintTable(w io.Writer) {
 			fmt.Fprintf(w, "; one bulk POST of %d ports: %.2fs", r.Neutron.BulkPorts, r.Neutron.BulkSeconds)
 		}
 		fmt.Fprintln(w)
+	}
+	if r.Wired != nil {
+		fmt.Fprintf(w, "Neutron create + plug + wired by the agent (bare loop, no Kubernetes): %d ports, %d in flight: %.2f/s (create to wired p50 %.2fs, p99 %.2fs; create alone p50 %.2fs)\n",
+			r.Wired.Ports, r.Wired.Concurrency, r.Wired.PerSecond, r.Wired.Latency.P50, r.Wired.Latency.P99, r.Wired.Create.P50)
 	}
 	if r.Plug != nil {
 		fmt.Fprintf(w, "local plug (veth + OVS add-port + netns config): p50 %.3fs, p99 %.3fs over %d\n",

@@ -29,7 +29,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 			"table with ratios to the references and writes latency-cdf.png and timeline.png.\n" +
 			"`make bench` runs the whole sequence on the testbed.",
 	}
-	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchPlugCmd(), newBenchReportCmd())
+	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchWiredCmd(g), newBenchPlugCmd(), newBenchReportCmd())
 	return cmd
 }
 
@@ -162,6 +162,46 @@ func newBenchNeutronCmd(g *globals) *cobra.Command {
 	f.IntVar(&opts.BulkPorts, "bulk", 10, "also time one bulk POST of this many ports (0: skip)")
 	f.StringVar(&opts.HostID, "host", "", "binding:host_id of the ports (a node with a live agent)")
 	f.StringVar(&out, "out", "neutron.json", "result file")
+	return cmd
+}
+
+func newBenchWiredCmd(g *globals) *cobra.Command {
+	var (
+		opts bench.WiredOptions
+		out  string
+	)
+	cmd := &cobra.Command{
+		Use:   "wired",
+		Short: "Measure Neutron creates each followed by the local plug and the OVS agent's wiring, with a bare loop (run on a node, as root)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, oc, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
+			if err != nil {
+				return fmt.Errorf("getting the pod subnet: %w", err)
+			}
+			opts.NetworkID, opts.SubnetID, opts.ProjectID = sn.NetworkID, sn.ID, cfg.NeutronDefaults.Project
+			opts.SGs, opts.Bridge = cfg.NeutronDefaults.PodSecurityGroups, cfg.NeutronDefaults.OVSBridge
+			res, err := bench.RunWired(ctx, oc, opts)
+			if err != nil {
+				return err
+			}
+			if err := bench.WriteJSON(out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wired: %d ports created, plugged and wired, %d in flight, %.2f/s -> %s\n",
+				res.Ports, res.Concurrency, res.PerSecond, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Ports, "ports", 30, "ports to create, plug and wait for")
+	f.IntVar(&opts.Concurrency, "concurrency", 16, "ports in flight")
+	f.StringVar(&opts.HostID, "host", "", "binding:host_id of the ports: this node")
+	f.StringVar(&out, "out", "wired.json", "result file")
 	return cmd
 }
 

@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
+	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/vif"
+)
+
+// WiredOptions configures the create-and-wire reference.
+type WiredOptions struct {
+	Ports       int
+	Concurrency int
+	NetworkID   string
+	SubnetID    string
+	ProjectID   string
+	HostID      string
+	SGs         []string
+	Bridge      string
+	// Timeout bounds the wait for one port to be wired.
+	Timeout time.Duration
+}
+
+// WiredResult is the create-and-wire reference: what every pod without a pool needs from
+// Neutron and the OVS agent, done by a bare loop with no Kubernetes at all.
+type WiredResult struct {
+	Kind        string  `json:"kind"` // "wired"
+	Ports       int     `json:"ports"`
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"perSecond"`
+	// Latency is from the create request to the agent's local VLAN tag on the OVS port.
+	Latency Summary `json:"latency"`
+	// Create is the create request alone.
+	Create Summary `json:"create"`
+}
+
+// RunWired creates opts.Ports ports bound to the node, each followed at once by the local
+// plug (veth into a fresh namespace, OVS add-port with the port's iface-id) and a wait until
+// the OVS agent has wired it (the port's local VLAN tag), opts.Concurrency at a time. Then it
+// unplugs and deletes everything. Its rate is the ceiling, on this machine, of pods per
+// second for any CNI that gives each pod a new Neutron port: the cost of the create and of
+// the agent's work, without a controller, a kubelet or a container runtime.
+func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*WiredResult, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	network, err := oc.GetNetwork(ctx, opts.NetworkID)
+	if err != nil {
+		return nil, fmt.Errorf("getting the network: %w", err)
+	}
+	subnet, err := oc.GetSubnet(ctx, opts.SubnetID)
+	if err != nil {
+		return nil, fmt.Errorf("getting the subnet: %w", err)
+	}
+	sw := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: "ovs-vsctl", Timeout: 10 * time.Second}
+	p := &plug.Plugger{Switch: sw}
+	tags := &ovs.TagSnapshot{Client: sw, MaxAge: 100 * time.Millisecond}
+	type plugged struct{ id, netns, container string }
+	var (
+		mu        sync.Mutex
+		done      []plugged
+		lat, clat []float64
+		errs      []error
+	)
+	defer func() {
+		cctx := context.WithoutCancel(ctx)
+		ids := make([]string, 0, len(done))
+		for _, d := range done {
+			if d.container != "" {
+				_ = p.Unplug(cctx, d.container, "/run/netns/"+d.netns, "eth0")
+			}
+			_ = exec.Command("ip", "netns", "del", d.netns).Run()
+			if d.id != "" {
+				ids = append(ids, d.id)
+			}
+		}
+		deletePorts(cctx, oc, ids)
+	}()
+	one := func(i int) (plugged, float64, float64, error) {
+		d := plugged{netns: fmt.Sprintf("kuryr-bench-wire-%d", i)}
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", d.netns).CombinedOutput(); err != nil {
+			return d, 0, 0, fmt.Errorf("creating netns %s: %v: %s", d.netns, err, out)
+		}
+		start := time.Now()
+		port, err := oc.CreatePort(ctx, openstack.PortCreateOpts{
+			Name: fmt.Sprintf("bench-wired-%03d", i), NetworkID: opts.NetworkID, ProjectID: opts.ProjectID,
+			SubnetIDs: []string{opts.SubnetID}, DeviceOwner: "compute:kuryr-bench", DeviceID: d.netns,
+			HostID: opts.HostID, SecurityGroups: opts.SGs,
+		})
+		if err != nil {
+			return d, 0, 0, err
+		}
+		d.id = port.ID
+		created := time.Since(start).Seconds()
+		v := vif.FromPort(port, network, map[string]*openstack.Subnet{subnet.ID: subnet}, vif.Options{OVSBridge: opts.Bridge})
+		d.container = "bench-wired-" + port.ID
+		req := &plug.Request{VIF: &v, Netns: "/run/netns/" + d.netns, IfName: "eth0", ContainerID: d.container,
+			PodNamespace: "kuryr-bench", PodName: d.netns, PodUID: port.ID, Default: true}
+		if _, err := p.Plug(ctx, req); err != nil {
+			return d, 0, 0, fmt.Errorf("plugging port %s: %w", port.ID, err)
+		}
+		name := plug.NamesFor(&v).OVSPort()
+		deadline := time.Now().Add(opts.Timeout)
+		for {
+			if _, ok, err := tags.PortTag(ctx, name); err == nil && ok {
+				return d, time.Since(start).Seconds(), created, nil
+			}
+			if time.Now().After(deadline) {
+				return d, 0, 0, fmt.Errorf("port %s not wired by the OVS agent within %s", port.ID, opts.Timeout)
+			}
+			select {
+			case <-ctx.Done():
+				return d, 0, 0, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < opts.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				d, l, c, err := one(i)
+				mu.Lock()
+				done = append(done, d)
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					lat, clat = append(lat, l), append(clat, c)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < opts.Ports; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%d of %d ports not created and wired, first: %w", len(errs), opts.Ports, errs[0])
+	}
+	return &WiredResult{Kind: "wired", Ports: opts.Ports, Concurrency: opts.Concurrency, Seconds: elapsed,
+		PerSecond: float64(opts.Ports) / elapsed, Latency: Summarize(lat), Create: Summarize(clat)}, nil
+}
