@@ -225,3 +225,35 @@ func TestKuryrPortOfUnscheduledPodIsKept(t *testing.T) {
 		t.Errorf("recorded %q with %d creates, want the existing port adopted", got, e.os.Calls("create port"))
 	}
 }
+
+// TestFinalizerWriteFailsNoPort: the pod finalizer and the KuryrPort are written at once, but
+// no port is created until the finalizer is in place; the retry finishes the job.
+func TestFinalizerWriteFailsNoPort(t *testing.T) {
+	failPatch := true
+	funcs := &interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if _, isPod := obj.(*corev1.Pod); isPod && failPatch {
+				return errors.New("apiserver unavailable")
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	}
+	e := newEnv(t, funcs, newPod(testPod, testUID))
+	if _, err := e.reconcile(testPod); err == nil {
+		t.Fatal("want the finalizer write error")
+	}
+	if n := len(e.os.Ports()); n != 0 {
+		t.Fatalf("%d ports created without the pod finalizer, want 0", n)
+	}
+	if e.kp(testPod) == nil {
+		t.Fatal("the KuryrPort written alongside is missing")
+	}
+	failPatch = false
+	e.mustReconcile(testPod)
+	if pod := e.pod(testPod); !hasFinalizer(pod, apiv1.PodFinalizer) {
+		t.Fatalf("pod finalizers = %v", pod.Finalizers)
+	}
+	if n := len(e.os.Ports()); n != 1 || e.kp(testPod).Status.VIFs["eth0"].VIF.ID != e.os.Ports()[0].ID {
+		t.Fatalf("%d ports, recorded %+v", n, e.kp(testPod).Status.VIFs)
+	}
+}

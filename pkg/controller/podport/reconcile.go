@@ -3,8 +3,10 @@ package podport
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -53,18 +55,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.removePodFinalizer(ctx, pod)
 	}
 
-	if err := r.addPodFinalizer(ctx, pod); err != nil {
-		return ctrl.Result{}, err
-	}
+	// The pod finalizer and the KuryrPort are independent writes: a new pod gets both at once
+	// (one API round trip less before its VIF is recorded). Neither touches OpenStack, and
+	// ensurePort runs only once both are in place.
 	fresh := false
 	if kp == nil {
-		if kp, fresh, err = r.createKuryrPort(ctx, pod); err != nil {
+		var finErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		patched := pod.DeepCopy() // the patch writes the response into its object
+		go func() { defer wg.Done(); finErr = r.addPodFinalizer(ctx, patched) }()
+		kp, fresh, err = r.createKuryrPort(ctx, pod)
+		wg.Wait()
+		if err = errors.Join(finErr, err); err != nil {
 			return ctrl.Result{}, err
 		}
 		if kp == nil { // an old KuryrPort is still being removed
 			log.V(1).Info("Waiting for the previous KuryrPort to go away")
 			return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
 		}
+	} else if err := r.addPodFinalizer(ctx, pod); err != nil {
+		return ctrl.Result{}, err
 	}
 	return r.ensurePort(ctx, pod, kp, fresh)
 }
