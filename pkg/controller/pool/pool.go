@@ -56,6 +56,10 @@ type Options struct {
 	// (a burst is over), at most MaxDefer: during a burst neutron-server is needed for the
 	// OVS agent's calls that wire the pods. Zero disables the deferral.
 	QuietPeriod, MaxDefer time.Duration
+	// BindQuietPeriod, when longer, is the QuietPeriod of the renames: they only give the
+	// ports the pods' names, so they wait until the burst's pods have started, and each
+	// rename also makes the OVS agent process the port again.
+	BindQuietPeriod time.Duration
 	// Writer, when set, publishes each node's free ports in its KuryrPortPool so that the
 	// node daemon plugs them ahead of the pods ([vif_pool] ports_pool_preplug). Free ports
 	// are then ACTIVE in Neutron, not DOWN.
@@ -82,22 +86,22 @@ type Manager struct {
 	publishQ chan struct{}
 }
 
-// settle waits until no pod has taken a port for QuietPeriod, or MaxDefer has passed, or
-// ctx ends.
-func (m *Manager) settle(ctx context.Context) {
-	if m.o.QuietPeriod <= 0 {
+// settle waits until no pod has taken a port for quiet, or MaxDefer has passed, or ctx
+// ends.
+func (m *Manager) settle(ctx context.Context, quiet time.Duration) {
+	if quiet <= 0 {
 		return
 	}
 	deadline := time.Now().Add(m.o.MaxDefer)
 	for {
 		since := time.Since(time.Unix(0, m.lastAcquire.Load()))
-		if since >= m.o.QuietPeriod || !time.Now().Before(deadline) {
+		if since >= quiet || !time.Now().Before(deadline) {
 			return
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(min(m.o.QuietPeriod-since, time.Until(deadline))):
+		case <-time.After(min(quiet-since, time.Until(deadline))):
 		}
 	}
 }

@@ -37,7 +37,7 @@ func (m *Manager) maybeRefill(p *pool) {
 // off; they are logged, never fatal.
 func (m *Manager) refill(ctx context.Context, p *pool, n int) {
 	log := m.o.Log.WithValues("node", p.key.Node, "network", p.key.NetworkID)
-	m.settle(ctx)
+	m.settle(ctx, m.o.QuietPeriod)
 	cctx, cancel := context.WithTimeout(ctx, refillTimeout)
 	defer cancel()
 	start := time.Now()
