@@ -356,6 +356,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		m.settle(ctx, m.o.QuietPeriod) // a sync lists every pool port: not while pods take them
 		if _, err := m.sync(ctx); err != nil {
 			m.o.Log.Error(err, "Port pool sync failed")
 		}
