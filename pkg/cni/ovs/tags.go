@@ -56,15 +56,16 @@ func parseTags(out string) (map[string]int, error) {
 
 // TagSnapshot answers PortTag from one shared listing of all port tags, refreshed at most
 // every MaxAge: however many pods wait for their ports to be wired, the node runs at most
-// one ovs-vsctl per MaxAge for them. A port's answer always comes from a listing taken after
-// the first question about it, so a port that was just re-plugged under the same name is
-// never reported with the tag of its previous incarnation.
+// one ovs-vsctl per MaxAge for them. A port's answer always comes from a listing started
+// after the first question about it, so a port that was just re-plugged under the same name
+// is never reported with the tag of its previous incarnation. Questions asked while a
+// listing runs share the next one: a burst of new ports costs two listings, not one each.
 type TagSnapshot struct {
 	Client *Client
 	MaxAge time.Duration
 
 	mu       sync.Mutex
-	at       time.Time
+	at       time.Time // when the current listing started
 	tags     map[string]int
 	err      error
 	firstAsk map[string]time.Time
@@ -72,6 +73,7 @@ type TagSnapshot struct {
 
 // PortTag returns port's tag from a snapshot no older than MaxAge.
 func (s *TagSnapshot) PortTag(ctx context.Context, port string) (int, bool, error) {
+	now := time.Now() // before the lock: a listing that starts while we wait is new enough
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.firstAsk == nil {
@@ -79,12 +81,12 @@ func (s *TagSnapshot) PortTag(ctx context.Context, port string) (int, bool, erro
 	}
 	asked, seen := s.firstAsk[port]
 	if !seen {
-		asked = time.Now()
+		asked = now
 		s.firstAsk[port] = asked
 	}
 	if s.tags == nil || time.Since(s.at) >= s.MaxAge || s.at.Before(asked) {
-		s.tags, s.err = s.Client.PortTags(ctx)
 		s.at = time.Now()
+		s.tags, s.err = s.Client.PortTags(ctx)
 		for p, t := range s.firstAsk { // waits that ended without a tag
 			if s.at.Sub(t) > 10*time.Minute {
 				delete(s.firstAsk, p)

@@ -2,6 +2,9 @@ package ovs
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,5 +43,50 @@ func TestTagSnapshotSharesOneListing(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Fatalf("%d listings for two new ports, want 2", calls)
+	}
+}
+
+// slowRunner answers every listing with tagListing after a delay, counting the listings.
+type slowRunner struct {
+	delay    time.Duration
+	listings atomic.Int32
+}
+
+func (r *slowRunner) Run(context.Context, string, ...string) ([]byte, error) {
+	r.listings.Add(1)
+	time.Sleep(r.delay)
+	return []byte(tagListing), nil
+}
+
+// New ports asked about while a listing runs share the next listing instead of each forcing
+// one of their own, one after the other.
+func TestTagSnapshotCoalescesConcurrentNewPorts(t *testing.T) {
+	r := &slowRunner{delay: 50 * time.Millisecond}
+	s := &TagSnapshot{Client: &Client{Runner: r, Binary: "ovs-vsctl"}, MaxAge: time.Hour}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i > 0 {
+				time.Sleep(time.Duration(i) * time.Millisecond) // all during the first listing
+			}
+			if _, _, err := s.PortTag(ctx, fmt.Sprintf("tapnew%02d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := r.listings.Load(); n > 2 {
+		t.Fatalf("%d listings for 20 ports asked about during one listing, want at most 2", n)
+	}
+	// A port asked about after the last listing started still gets a listing of its own.
+	before := r.listings.Load()
+	if _, ok, err := s.PortTag(ctx, "tapaaaaaaaaaaa"); err != nil || !ok {
+		t.Fatalf("PortTag = %v %v", ok, err)
+	}
+	if r.listings.Load() != before+1 {
+		t.Fatal("a new question after the listing was answered from it")
 	}
 }

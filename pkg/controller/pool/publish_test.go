@@ -124,3 +124,23 @@ func TestEmptyPoolOfRemovedNodeDeleted(t *testing.T) {
 		t.Fatal("KuryrPortPool of a node still in the cluster was deleted")
 	}
 }
+
+// A free port its node has plugged ahead turns ACTIVE in Neutron; the next sync refreshes
+// it, so the pod that takes it gets it as ACTIVE (its VIF recorded active at once).
+func TestSyncRefreshesFreePorts(t *testing.T) {
+	h, _ := newPublishingHarness(t)
+	p := h.freePort()
+	h.start()
+	h.os.SetPortStatus(p.ID, openstack.PortStatusActive, "ovs")
+	time.Sleep(2 * time.Millisecond) // the sync must start after the change
+	if _, err := h.m.sync(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	port, hit, err := h.m.Acquire(h.ctx, testKey, pod("web", "uid-1"))
+	if err != nil || !hit || port.ID != p.ID {
+		t.Fatalf("Acquire = %v, %v, %v", port, hit, err)
+	}
+	if port.Status != openstack.PortStatusActive {
+		t.Fatalf("acquired port status %q, want the refreshed ACTIVE", port.Status)
+	}
+}

@@ -18,7 +18,7 @@ type syncResult struct {
 // ports and the KuryrPorts (read after it), it
 //   - adds free ports nobody knows (restart recovery, kuryrctl pools prefill),
 //   - makes released ports free once they are DOWN (unplugged),
-//   - drops free ports that are gone from Neutron,
+//   - drops free ports that are gone from Neutron, and refreshes the others (status),
 //
 // and then tops up every pool below ports_pool_min. A port whose state changed after the
 // list was requested is left alone: the list may predate the change.
@@ -43,11 +43,11 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		}
 	}
 
-	listed := map[string]bool{}
+	listed := map[string]*openstack.Port{}
 	byKey := map[Key][]openstack.Port{}
 	for i := range ports {
 		pt := ports[i]
-		listed[pt.ID] = true
+		listed[pt.ID] = &ports[i]
 		if referenced[pt.ID] || pt.HostID == "" {
 			continue
 		}
@@ -89,8 +89,14 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		kept := p.free[:0]
 		for _, pt := range p.free {
 			e := m.entry(pt.ID)
-			if (listed[pt.ID] && !referenced[pt.ID]) || e.changed.Load() >= start {
+			if e.changed.Load() >= start {
 				kept = append(kept, pt)
+				continue
+			}
+			if fresh, ok := listed[pt.ID]; ok && !referenced[pt.ID] {
+				// Neutron's current view: a port its node has plugged ahead is now ACTIVE, so
+				// the pod that takes it has its VIF recorded active at once.
+				kept = append(kept, *fresh)
 				continue
 			}
 			m.ports.Delete(pt.ID)
@@ -98,7 +104,7 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		}
 		p.free = kept
 		for id := range p.recycling {
-			if !listed[id] && m.entry(id).changed.Load() < start {
+			if listed[id] == nil && m.entry(id).changed.Load() < start {
 				delete(p.recycling, id) // deleted outside, or taken over by a pod meanwhile
 			}
 		}
