@@ -308,7 +308,7 @@ func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *p
 		Min: vp.PortsPoolMin, Max: vp.PortsPoolMax, Batch: vp.PortsPoolBatch,
 		SyncPeriod:  vp.PortsPoolUpdateFrequency,
 		QuotaRetry:  cfg.Controller.QuotaRetryInterval,
-		QuietPeriod: 2 * time.Second, BindQuietPeriod: 10 * time.Second, MaxDefer: 30 * time.Second,
+		QuietPeriod: 2 * time.Second, LongQuietPeriod: 10 * time.Second, MaxDefer: 30 * time.Second,
 		Log: log.WithName("pool"),
 	}
 	if vp.PortsPoolPreplug {

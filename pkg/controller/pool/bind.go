@@ -82,7 +82,7 @@ func (m *Manager) bindLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case req := <-m.bindQ:
-			m.settle(ctx, max(m.o.QuietPeriod, m.o.BindQuietPeriod)) // renames can wait for the end of a burst
+			m.settle(ctx, max(m.o.QuietPeriod, m.o.LongQuietPeriod)) // renames can wait for the end of a burst
 			m.bind(ctx, req)
 		}
 	}

@@ -56,10 +56,11 @@ type Options struct {
 	// (a burst is over), at most MaxDefer: during a burst neutron-server is needed for the
 	// OVS agent's calls that wire the pods. Zero disables the deferral.
 	QuietPeriod, MaxDefer time.Duration
-	// BindQuietPeriod, when longer, is the QuietPeriod of the renames: they only give the
-	// ports the pods' names, so they wait until the burst's pods have started, and each
-	// rename also makes the OVS agent process the port again.
-	BindQuietPeriod time.Duration
+	// LongQuietPeriod, when longer, is the QuietPeriod of the work that can wait until the
+	// burst's pods have started: the renames (each also makes the OVS agent process the port
+	// again) and the periodic sync (it lists every pool port). Refills do not wait for it:
+	// a pod taking a port starts them.
+	LongQuietPeriod time.Duration
 	// Writer, when set, publishes each node's free ports in its KuryrPortPool so that the
 	// node daemon plugs them ahead of the pods ([vif_pool] ports_pool_preplug). Free ports
 	// are then ACTIVE in Neutron, not DOWN.
@@ -356,7 +357,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		m.settle(ctx, m.o.QuietPeriod) // a sync lists every pool port: not while pods take them
+		m.settle(ctx, max(m.o.QuietPeriod, m.o.LongQuietPeriod)) // not while a burst starts
 		if _, err := m.sync(ctx); err != nil {
 			m.o.Log.Error(err, "Port pool sync failed")
 		}
