@@ -62,6 +62,7 @@ func (w *ActiveWatch) Done(portID string) {
 	w.init()
 	w.mu.Lock()
 	delete(w.pending, portID)
+	delete(w.seen, portID)
 	w.mu.Unlock()
 }
 
@@ -129,8 +130,11 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 	}
 }
 
-// seenFor is how long a port found ACTIVE by a poll stands in for a GET of it.
-const seenFor = 5 * time.Second
+// seenFor is how long a port found ACTIVE by a poll stands in for a GET of it. The reconcile
+// it triggers may wait that long in the queue when every worker is busy with slow creates
+// (a burst without pools); what it needs to know, that Neutron reported the port ACTIVE,
+// does not age.
+const seenFor = time.Minute
 
 type seenPort struct {
 	port *openstack.Port
