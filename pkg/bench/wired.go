@@ -110,9 +110,10 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*Wir
 			return d, 0, 0, fmt.Errorf("plugging port %s: %w", port.ID, err)
 		}
 		name := plug.NamesFor(&v).OVSPort()
-		deadline := time.Now().Add(opts.Timeout)
+		plugged := time.Now()
+		deadline := plugged.Add(opts.Timeout)
 		for {
-			if _, ok, err := tags.PortTag(ctx, name); err == nil && ok {
+			if _, ok, err := tags.PortTag(ctx, name, plugged); err == nil && ok {
 				return d, time.Since(start).Seconds(), created, nil
 			}
 			if time.Now().After(deadline) {

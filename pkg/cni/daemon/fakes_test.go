@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -114,7 +115,7 @@ func (f *fakeTags) set(port string, tag int) {
 	f.tags[port] = tag
 }
 
-func (f *fakeTags) PortTag(_ context.Context, port string) (int, bool, error) {
+func (f *fakeTags) PortTag(_ context.Context, port string, _ time.Time) (int, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tags[port]

@@ -81,7 +81,7 @@ func TestRealNetnsThroughPlugin(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 				for _, p := range sw.Ports() {
-					if _, ok, _ := sw.PortTag(context.Background(), p); !ok {
+					if _, ok, _ := sw.PortTag(context.Background(), p, time.Time{}); !ok {
 						time.Sleep(50 * time.Millisecond)
 						sw.SetTag(p, 1)
 					}

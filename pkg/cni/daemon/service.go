@@ -42,9 +42,10 @@ type Plugger interface {
 	Check(ctx context.Context, req *plug.Request) error
 }
 
-// TagReader reads the local VLAN tag the OVS agent puts on a port it has wired.
+// TagReader reads the local VLAN tag the OVS agent puts on a port it has wired, from a
+// reading of OVS taken after since.
 type TagReader interface {
-	PortTag(ctx context.Context, port string) (int, bool, error)
+	PortTag(ctx context.Context, port string, since time.Time) (int, bool, error)
 }
 
 // Active signals: which evidence ends the wait for the port to be wired.

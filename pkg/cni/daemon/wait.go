@@ -115,6 +115,7 @@ func (s *Service) waitActive(ctx context.Context, pod PodRef, vifs []namedVIF) (
 		}
 	}
 	signal := ""
+	since := time.Now() // the ports are plugged: an OVS reading from now on sees them as they are
 	ticker := time.NewTicker(s.Opts.PollInterval)
 	defer ticker.Stop()
 	for {
@@ -133,7 +134,7 @@ func (s *Service) waitActive(ctx context.Context, pod PodRef, vifs []namedVIF) (
 		if useOVS {
 			for id, vif := range pending {
 				port := plug.NamesFor(vif).OVSPort()
-				if _, ok, err := s.Tags.PortTag(ctx, port); err == nil && ok {
+				if _, ok, err := s.Tags.PortTag(ctx, port, since); err == nil && ok {
 					delete(pending, id)
 					signal = SignalOVS
 				}

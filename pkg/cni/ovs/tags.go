@@ -56,49 +56,35 @@ func parseTags(out string) (map[string]int, error) {
 
 // TagSnapshot answers PortTag from one shared listing of all port tags, refreshed at most
 // every MaxAge: however many pods wait for their ports to be wired, the node runs at most
-// one ovs-vsctl per MaxAge for them. A port's answer always comes from a listing started
-// after the first question about it, so a port that was just re-plugged under the same name
-// is never reported with the tag of its previous incarnation. Questions asked while a
-// listing runs share the next one: a burst of new ports costs two listings, not one each.
+// one ovs-vsctl per MaxAge for them. An answer always comes from a listing that started after
+// the caller's since (the time its port was plugged), so a port that was just re-plugged
+// under the same name is never reported with the tag of its previous incarnation. Callers
+// that ask while a listing runs share the next one: a burst of new ports costs two listings,
+// not one each.
 type TagSnapshot struct {
 	Client *Client
 	MaxAge time.Duration
 
-	mu       sync.Mutex
-	at       time.Time // when the current listing started
-	tags     map[string]int
-	err      error
-	firstAsk map[string]time.Time
+	mu      sync.Mutex
+	started time.Time // when the current listing started
+	done    time.Time // when it ended: its age counts from there
+	tags    map[string]int
+	err     error
 }
 
-// PortTag returns port's tag from a snapshot no older than MaxAge.
-func (s *TagSnapshot) PortTag(ctx context.Context, port string) (int, bool, error) {
-	now := time.Now() // before the lock: a listing that starts while we wait is new enough
+// PortTag returns port's tag from a listing that started after since and ended less than
+// MaxAge ago.
+func (s *TagSnapshot) PortTag(ctx context.Context, port string, since time.Time) (int, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.firstAsk == nil {
-		s.firstAsk = map[string]time.Time{}
-	}
-	asked, seen := s.firstAsk[port]
-	if !seen {
-		asked = now
-		s.firstAsk[port] = asked
-	}
-	if s.tags == nil || time.Since(s.at) >= s.MaxAge || s.at.Before(asked) {
-		s.at = time.Now()
+	if s.tags == nil || s.started.Before(since) || time.Since(s.done) >= s.MaxAge {
+		s.started = time.Now()
 		s.tags, s.err = s.Client.PortTags(ctx)
-		for p, t := range s.firstAsk { // waits that ended without a tag
-			if s.at.Sub(t) > 10*time.Minute {
-				delete(s.firstAsk, p)
-			}
-		}
+		s.done = time.Now()
 	}
 	if s.err != nil {
 		return 0, false, s.err
 	}
 	tag, ok := s.tags[port]
-	if ok {
-		delete(s.firstAsk, port)
-	}
 	return tag, ok, nil
 }

@@ -25,16 +25,17 @@ func TestTagSnapshotSharesOneListing(t *testing.T) {
 	r := &fakeRunner{answers: map[string]fakeAnswer{"list Port": {out: tagListing}}}
 	s := &TagSnapshot{Client: &Client{Runner: r, Binary: "ovs-vsctl"}, MaxAge: time.Hour}
 	ctx := context.Background()
-	// the first question about each port forces a fresh listing (it may just have been plugged)
-	if tag, ok, err := s.PortTag(ctx, "tapaaaaaaaaaaa"); err != nil || !ok || tag != 3 {
+	// a port plugged just now needs a listing started after its plug
+	if tag, ok, err := s.PortTag(ctx, "tapaaaaaaaaaaa", time.Now()); err != nil || !ok || tag != 3 {
 		t.Fatalf("PortTag(a) = %d %v %v", tag, ok, err)
 	}
-	if _, ok, _ := s.PortTag(ctx, "tapbbbbbbbbbbb"); ok {
+	plugged := time.Now()
+	if _, ok, _ := s.PortTag(ctx, "tapbbbbbbbbbbb", plugged); ok {
 		t.Fatal("an empty tag is not a tag")
 	}
 	calls := len(r.calls)
 	for i := 0; i < 50; i++ { // waiters polling again share the snapshot
-		if _, ok, _ := s.PortTag(ctx, "tapbbbbbbbbbbb"); ok {
+		if _, ok, _ := s.PortTag(ctx, "tapbbbbbbbbbbb", plugged); ok {
 			t.Fatal("tag appeared from nowhere")
 		}
 	}
@@ -46,47 +47,66 @@ func TestTagSnapshotSharesOneListing(t *testing.T) {
 	}
 }
 
-// slowRunner answers every listing with tagListing after a delay, counting the listings.
+// slowRunner answers every listing with its current output after a delay, counting the
+// listings.
 type slowRunner struct {
 	delay    time.Duration
 	listings atomic.Int32
+	mu       sync.Mutex
+	out      string
 }
 
 func (r *slowRunner) Run(context.Context, string, ...string) ([]byte, error) {
 	r.listings.Add(1)
 	time.Sleep(r.delay)
-	return []byte(tagListing), nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return []byte(r.out), nil
 }
 
-// New ports asked about while a listing runs share the next listing instead of each forcing
-// one of their own, one after the other.
+func (r *slowRunner) set(out string) {
+	r.mu.Lock()
+	r.out = out
+	r.mu.Unlock()
+}
+
+// Ports plugged while a listing runs share the next listing instead of each forcing one of
+// their own, one after the other, also when a listing takes longer than MaxAge.
 func TestTagSnapshotCoalescesConcurrentNewPorts(t *testing.T) {
-	r := &slowRunner{delay: 50 * time.Millisecond}
+	for _, maxAge := range []time.Duration{time.Hour, 10 * time.Millisecond} {
+		r := &slowRunner{delay: 50 * time.Millisecond, out: tagListing}
+		s := &TagSnapshot{Client: &Client{Runner: r, Binary: "ovs-vsctl"}, MaxAge: maxAge}
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(i) * time.Millisecond) // all during the first listing
+				if _, _, err := s.PortTag(ctx, fmt.Sprintf("tapnew%02d", i), time.Now()); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := r.listings.Load(); n > 2 {
+			t.Fatalf("MaxAge %v: %d listings for 20 ports plugged during one listing, want at most 2", maxAge, n)
+		}
+	}
+}
+
+// A port re-plugged under the same name is never answered from a listing that started
+// before its plug, even if an earlier wait for the same name saw it tagged.
+func TestTagSnapshotReplugNotAnsweredFromOlderListing(t *testing.T) {
+	r := &slowRunner{out: tagListing}
 	s := &TagSnapshot{Client: &Client{Runner: r, Binary: "ovs-vsctl"}, MaxAge: time.Hour}
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i > 0 {
-				time.Sleep(time.Duration(i) * time.Millisecond) // all during the first listing
-			}
-			if _, _, err := s.PortTag(ctx, fmt.Sprintf("tapnew%02d", i)); err != nil {
-				t.Error(err)
-			}
-		}()
+	if _, ok, _ := s.PortTag(ctx, "tapaaaaaaaaaaa", time.Now()); !ok {
+		t.Fatal("first incarnation not tagged")
 	}
-	wg.Wait()
-	if n := r.listings.Load(); n > 2 {
-		t.Fatalf("%d listings for 20 ports asked about during one listing, want at most 2", n)
-	}
-	// A port asked about after the last listing started still gets a listing of its own.
-	before := r.listings.Load()
-	if _, ok, err := s.PortTag(ctx, "tapaaaaaaaaaaa"); err != nil || !ok {
-		t.Fatalf("PortTag = %v %v", ok, err)
-	}
-	if r.listings.Load() != before+1 {
-		t.Fatal("a new question after the listing was answered from it")
+	// unplugged and plugged again: the agent has not processed the new port yet
+	r.set(`{"data":[["tapaaaaaaaaaaa",["set",[]]]],"headings":["name","tag"]}`)
+	if _, ok, _ := s.PortTag(ctx, "tapaaaaaaaaaaa", time.Now()); ok {
+		t.Fatal("re-plugged port reported wired from the listing of its previous incarnation")
 	}
 }

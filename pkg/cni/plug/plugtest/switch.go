@@ -9,6 +9,7 @@ import (
 	"maps"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/vishvananda/netlink"
@@ -102,7 +103,7 @@ func (s *Switch) ListInterfaces(_ context.Context, key string) ([]ovs.Interface,
 }
 
 // PortTag returns a tag set with SetTag.
-func (s *Switch) PortTag(_ context.Context, port string) (int, bool, error) {
+func (s *Switch) PortTag(_ context.Context, port string, _ time.Time) (int, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tags[port]
