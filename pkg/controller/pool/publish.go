@@ -91,10 +91,17 @@ func (m *Manager) publish(ctx context.Context) error {
 		have[existing.Items[i].Name] = &existing.Items[i]
 	}
 	for node, vifs := range desired {
-		if err := m.publishNode(ctx, have[node], node, vifs); err != nil {
+		cur := have[node]
+		delete(have, node)
+		if cur != nil && len(vifs) == 0 && len(cur.Spec.Ports) == 0 {
+			if err := m.deleteIfNodeGone(ctx, cur); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := m.publishNode(ctx, cur, node, vifs); err != nil {
 			return err
 		}
-		delete(have, node)
 	}
 	for _, kpp := range have { // nodes without pools
 		if len(kpp.Spec.Ports) > 0 {
@@ -117,10 +124,14 @@ func (m *Manager) deleteIfNodeGone(ctx context.Context, kpp *apiv1.KuryrPortPool
 		return client.IgnoreNotFound(err)
 	}
 	err = m.o.Writer.Delete(ctx, kpp, client.Preconditions{UID: &kpp.UID, ResourceVersion: &kpp.ResourceVersion})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	switch {
+	case err == nil:
+		m.o.Log.Info("Deleted the KuryrPortPool of a removed node", "node", kpp.Name)
+	case apierrors.IsConflict(err): // changed meanwhile: the next publish looks again
+		m.poke()
+	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("deleting KuryrPortPool of removed node %s: %w", kpp.Name, err)
 	}
-	m.o.Log.Info("Deleted the KuryrPortPool of a removed node", "node", kpp.Name)
 	return nil
 }
 

@@ -115,6 +115,8 @@ func TestEmptyPoolOfRemovedNodeDeleted(t *testing.T) {
 		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
 		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
 	})
+	// The controller still has a (now empty) pool of the removed node in memory.
+	h.m.pool(NewKey("gone", "k8s", "net-1", []string{"sg-1"}))
 	h.start()
 	h.eventually("KuryrPortPool of the removed node deleted", func() bool {
 		_, ok := publishedIDs(h.ctx, w, "gone")
