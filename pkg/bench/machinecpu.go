@@ -123,12 +123,15 @@ type procCPU struct {
 }
 
 // takeCPUSnapshot reads /proc.
+// The machine's busy time is read before and after the walk over /proc and averaged, so
+// that it matches the processes' times, which are read during the walk.
 func takeCPUSnapshot() (*cpuSnapshot, error) {
-	busy, err := machineBusy()
+	before, err := machineBusy()
 	if err != nil {
 		return nil, err
 	}
-	s := &cpuSnapshot{at: time.Now(), busy: busy, procs: map[int]procCPU{}}
+	t0 := time.Now()
+	s := &cpuSnapshot{procs: map[int]procCPU{}}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -143,6 +146,11 @@ func takeCPUSnapshot() (*cpuSnapshot, error) {
 			s.procs[pid] = p
 		}
 	}
+	after, err := machineBusy()
+	if err != nil {
+		return nil, err
+	}
+	s.busy, s.at = (before+after)/2, t0.Add(time.Since(t0)/2)
 	return s, nil
 }
 
@@ -208,7 +216,8 @@ func machineBusy() (float64, error) {
 
 // cpuUse is what happened between two snapshots. A process that lived through both counts
 // its difference, one that started in between counts whole; one that ended in between is
-// counted in its parent's children time when the parent waited for it.
+// counted in its parent's children time when the parent waited for it (all of it, also what
+// it used before the window; a CNI plugin run counts with containerd, which runs it).
 func cpuUse(a, b *cpuSnapshot) *CPUUse {
 	u := &CPUUse{Seconds: b.at.Sub(a.at).Seconds(), Busy: b.busy - a.busy, Groups: map[string]float64{}}
 	var known float64

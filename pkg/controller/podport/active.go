@@ -131,10 +131,9 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 }
 
 // seenFor is how long a port found ACTIVE by a poll stands in for a GET of it. The reconcile
-// it triggers may wait that long in the queue when every worker is busy with slow creates
-// (a burst without pools); what it needs to know, that Neutron reported the port ACTIVE,
-// does not age.
-const seenFor = time.Minute
+// it triggers can wait in the queue for many seconds when every worker is busy with slow
+// creates (a burst without pools); older than this, a GET checks the port again.
+const seenFor = 30 * time.Second
 
 type seenPort struct {
 	port *openstack.Port
