@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -24,7 +25,7 @@ type NeutronOptions struct {
 // RunNeutron creates opts.Ports ports with a bare client loop (opts.Concurrency in flight),
 // the way a pod controller would without any logic of its own, then deletes them. The rate it
 // measures is the ceiling for pods per second when every pod needs a new port.
-func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (*NeutronResult, error) {
+func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (_ *NeutronResult, err error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
 	}
@@ -41,7 +42,11 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 		lat  []float64
 		errs []error
 	)
-	defer func() { deletePorts(context.WithoutCancel(ctx), oc, ids) }()
+	defer func() {
+		if derr := deletePorts(context.WithoutCancel(ctx), oc, ids); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
 	next := make(chan int)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -92,16 +97,26 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 	return res, nil
 }
 
-func deletePorts(ctx context.Context, oc openstack.Client, ids []string) {
+// deletePorts deletes ids, 4 at a time; a port already gone is no error.
+func deletePorts(ctx context.Context, oc openstack.Client, ids []string) error {
 	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for _, id := range ids {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_ = oc.DeletePort(ctx, id)
+			if err := oc.DeletePort(ctx, id); err != nil && !openstack.IsNotFound(err) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("deleting port %s: %w", id, err))
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	return errors.Join(errs...)
 }

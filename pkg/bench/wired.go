@@ -2,11 +2,15 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
@@ -47,7 +51,7 @@ type WiredResult struct {
 // unplugs and deletes everything. Its rate is the ceiling, on this machine, of pods per
 // second for any CNI that gives each pod a new Neutron port: the cost of the create and of
 // the agent's work, without a controller, a kubelet or a container runtime.
-func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*WiredResult, error) {
+func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res *WiredResult, err error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
 	}
@@ -65,63 +69,56 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*Wir
 	sw := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: "ovs-vsctl", Timeout: 10 * time.Second}
 	p := &plug.Plugger{Switch: sw}
 	tags := &ovs.TagSnapshot{Client: sw, MaxAge: 100 * time.Millisecond}
-	type plugged struct{ id, netns, container string }
+	if err := sweepWired(ctx, oc, sw); err != nil { // what an interrupted run left
+		return nil, err
+	}
 	var (
 		mu        sync.Mutex
-		done      []plugged
 		lat, clat []float64
 		errs      []error
 	)
+	// Everything this run makes carries its device owner or name prefix: one sweep at the end
+	// removes it, also a port whose create failed after Neutron made it.
 	defer func() {
-		cctx := context.WithoutCancel(ctx)
-		ids := make([]string, 0, len(done))
-		for _, d := range done {
-			if d.container != "" {
-				_ = p.Unplug(cctx, d.container, "/run/netns/"+d.netns, "eth0")
-			}
-			_ = exec.Command("ip", "netns", "del", d.netns).Run()
-			if d.id != "" {
-				ids = append(ids, d.id)
-			}
+		if cerr := sweepWired(context.WithoutCancel(ctx), oc, sw); cerr != nil {
+			err = errors.Join(err, cerr)
+			res = nil
 		}
-		deletePorts(cctx, oc, ids)
 	}()
-	one := func(i int) (plugged, float64, float64, error) {
-		d := plugged{netns: fmt.Sprintf("kuryr-bench-wire-%d", i)}
-		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", d.netns).CombinedOutput(); err != nil {
-			return d, 0, 0, fmt.Errorf("creating netns %s: %v: %s", d.netns, err, out)
+	one := func(i int) (float64, float64, error) {
+		netns := fmt.Sprintf("%s%d", wiredNetnsPrefix, i)
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", netns).CombinedOutput(); err != nil {
+			return 0, 0, fmt.Errorf("creating netns %s: %v: %s", netns, err, out)
 		}
 		start := time.Now()
 		port, err := oc.CreatePort(ctx, openstack.PortCreateOpts{
 			Name: fmt.Sprintf("bench-wired-%03d", i), NetworkID: opts.NetworkID, ProjectID: opts.ProjectID,
-			SubnetIDs: []string{opts.SubnetID}, DeviceOwner: "compute:kuryr-bench", DeviceID: d.netns,
+			SubnetIDs: []string{opts.SubnetID}, DeviceOwner: wiredDeviceOwner, DeviceID: netns,
 			HostID: opts.HostID, SecurityGroups: opts.SGs,
 		})
 		if err != nil {
-			return d, 0, 0, err
+			return 0, 0, err
 		}
-		d.id = port.ID
 		created := time.Since(start).Seconds()
 		v := vif.FromPort(port, network, map[string]*openstack.Subnet{subnet.ID: subnet}, vif.Options{OVSBridge: opts.Bridge})
-		d.container = "bench-wired-" + port.ID
-		req := &plug.Request{VIF: &v, Netns: "/run/netns/" + d.netns, IfName: "eth0", ContainerID: d.container,
-			PodNamespace: "kuryr-bench", PodName: d.netns, PodUID: port.ID, Default: true}
+		req := &plug.Request{VIF: &v, Netns: "/run/netns/" + netns, IfName: "eth0", ContainerID: "bench-wired-" + port.ID,
+			PodNamespace: "kuryr-bench", PodName: netns, PodUID: port.ID, Default: true}
 		if _, err := p.Plug(ctx, req); err != nil {
-			return d, 0, 0, fmt.Errorf("plugging port %s: %w", port.ID, err)
+			return 0, 0, fmt.Errorf("plugging port %s: %w", port.ID, err)
 		}
 		name := plug.NamesFor(&v).OVSPort()
 		plugged := time.Now()
 		deadline := plugged.Add(opts.Timeout)
 		for {
 			if _, ok, err := tags.PortTag(ctx, name, plugged); err == nil && ok {
-				return d, time.Since(start).Seconds(), created, nil
+				return time.Since(start).Seconds(), created, nil
 			}
 			if time.Now().After(deadline) {
-				return d, 0, 0, fmt.Errorf("port %s not wired by the OVS agent within %s", port.ID, opts.Timeout)
+				return 0, 0, fmt.Errorf("port %s not wired by the OVS agent within %s", port.ID, opts.Timeout)
 			}
 			select {
 			case <-ctx.Done():
-				return d, 0, 0, ctx.Err()
+				return 0, 0, ctx.Err()
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -134,9 +131,8 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*Wir
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				d, l, c, err := one(i)
+				l, c, err := one(i)
 				mu.Lock()
-				done = append(done, d)
 				if err != nil {
 					errs = append(errs, err)
 				} else {
@@ -157,4 +153,42 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (*Wir
 	}
 	return &WiredResult{Kind: "wired", Ports: opts.Ports, Concurrency: opts.Concurrency, Seconds: elapsed,
 		PerSecond: float64(opts.Ports) / elapsed, Latency: Summarize(lat), Create: Summarize(clat)}, nil
+}
+
+// What the create-and-wire reference makes is marked with these.
+const (
+	wiredDeviceOwner = "compute:kuryr-bench-wired"
+	wiredNetnsPrefix = "kuryr-bench-wire-"
+)
+
+// sweepWired removes every port of the create-and-wire reference: its OVS port and host
+// device, its namespace and the Neutron port; and the namespaces of ports never created.
+func sweepWired(ctx context.Context, oc openstack.Client, sw *ovs.Client) error {
+	ports, err := oc.ListPorts(ctx, openstack.PortFilter{DeviceOwner: wiredDeviceOwner})
+	if err != nil {
+		return fmt.Errorf("listing the ports of the create-and-wire reference: %w", err)
+	}
+	var errs []error
+	ids := make([]string, 0, len(ports))
+	for _, port := range ports {
+		dev := kuryrv1.VIFNameForPort(port.ID)
+		if err := sw.DelPort(ctx, dev); err != nil {
+			errs = append(errs, err)
+		}
+		_ = exec.CommandContext(ctx, "ip", "link", "del", dev).Run() // gone with its namespace, usually
+		ids = append(ids, port.ID)
+	}
+	if entries, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), wiredNetnsPrefix) {
+				if out, err := exec.CommandContext(ctx, "ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
+					errs = append(errs, fmt.Errorf("deleting netns %s: %v: %s", e.Name(), err, out))
+				}
+			}
+		}
+	}
+	if err := deletePorts(ctx, oc, ids); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
