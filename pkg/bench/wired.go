@@ -77,10 +77,23 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 		lat, clat []float64
 		errs      []error
 	)
-	// Everything this run makes carries its device owner or name prefix: one sweep at the end
-	// removes it, also a port whose create failed after Neutron made it.
+	// Everything this run makes carries its device owner or name prefix: a sweep at the end
+	// removes it. After a failed or interrupted run, creates the client gave up on may still
+	// complete in Neutron: the sweep is repeated until one finds nothing.
 	defer func() {
-		if cerr := sweepWired(context.WithoutCancel(ctx), oc, sw); cerr != nil {
+		cctx := context.WithoutCancel(ctx)
+		cerr := sweepWired(cctx, oc, sw)
+		if err != nil || ctx.Err() != nil {
+			deadline, clean := time.Now().Add(wiredSettle), time.Now()
+			for cerr == nil && time.Now().Before(deadline) && time.Since(clean) < wiredQuiet {
+				time.Sleep(3 * time.Second)
+				left, lerr := oc.ListPorts(cctx, openstack.PortFilter{DeviceOwner: wiredDeviceOwner})
+				if lerr != nil || len(left) > 0 {
+					cerr, clean = sweepWired(cctx, oc, sw), time.Now()
+				}
+			}
+		}
+		if cerr != nil {
 			err = errors.Join(err, cerr)
 			res = nil
 		}
@@ -159,6 +172,9 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 const (
 	wiredDeviceOwner = "compute:kuryr-bench-wired"
 	wiredNetnsPrefix = "kuryr-bench-wire-"
+	// After a failed run, abandoned creates may still complete: sweeps go on until none has
+	// found a port for wiredQuiet, for at most wiredSettle.
+	wiredQuiet, wiredSettle = 15 * time.Second, time.Minute
 )
 
 // sweepWired removes every port of the create-and-wire reference: its OVS port and host
