@@ -91,6 +91,18 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	if err := ensureNamespace(ctx, c, opts.Namespace); err != nil {
 		return nil, err
 	}
+	// Interrupted or failed before its delete phase, the burst still deletes its pods (the
+	// controller then releases their ports).
+	deleting := false
+	defer func() {
+		if deleting {
+			return
+		}
+		if err := c.DeleteAllOf(context.WithoutCancel(ctx), &corev1.Pod{}, client.InNamespace(opts.Namespace),
+			client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode}, client.GracePeriodSeconds(0)); err != nil {
+			log.Error(err, "Deleting the pods of an unfinished burst failed")
+		}
+	}()
 	tr := newTracker()
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -184,6 +196,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	res.Summary = summarizeStages(res.Samples)
 
 	start := time.Now()
+	deleting = true
 	left, err := deleteAndWait(ctx, c, opts, tr)
 	res.DeleteSeconds = time.Since(start).Seconds()
 	res.PortsLeft = left
