@@ -10,16 +10,51 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
+// PortTarget is where the references create their ports: as kuryr-go creates pod ports.
+type PortTarget struct {
+	NetworkID string
+	SubnetID  string
+	ProjectID string
+	HostID    string
+	SGs       []string
+}
+
+// createOpts is the create request of one reference port.
+func (t PortTarget) createOpts(name, deviceOwner, deviceID string) openstack.PortCreateOpts {
+	return openstack.PortCreateOpts{
+		Name: name, NetworkID: t.NetworkID, ProjectID: t.ProjectID, SubnetIDs: []string{t.SubnetID},
+		DeviceOwner: deviceOwner, DeviceID: deviceID, HostID: t.HostID, SecurityGroups: t.SGs,
+	}
+}
+
 // NeutronOptions configures the raw port-create reference.
 type NeutronOptions struct {
+	PortTarget
 	Ports       int
 	Concurrency int
 	BulkPorts   int // one bulk POST of this many ports, 0 to skip
-	NetworkID   string
-	SubnetID    string
-	ProjectID   string
-	HostID      string
-	SGs         []string
+}
+
+// inFlight calls f(0) .. f(n-1), concurrency calls at a time, and returns how long that took.
+func inFlight(n, concurrency int, f func(i int)) time.Duration {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < max(concurrency, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return time.Since(start)
 }
 
 // RunNeutron creates opts.Ports ports with a bare client loop (opts.Concurrency in flight),
@@ -30,11 +65,8 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 		opts.Concurrency = 1
 	}
 	spec := func(i int) openstack.PortCreateOpts {
-		return openstack.PortCreateOpts{
-			Name: fmt.Sprintf("bench-raw-%03d", i), NetworkID: opts.NetworkID, ProjectID: opts.ProjectID,
-			SubnetIDs: []string{opts.SubnetID}, DeviceOwner: "compute:kuryr-bench", DeviceID: fmt.Sprintf("bench-raw-%03d", i),
-			HostID: opts.HostID, SecurityGroups: opts.SGs,
-		}
+		name := fmt.Sprintf("bench-raw-%03d", i)
+		return opts.createOpts(name, "compute:kuryr-bench", name)
 	}
 	var (
 		mu   sync.Mutex
@@ -47,33 +79,18 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 			err = errors.Join(err, derr)
 		}
 	}()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < opts.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t := time.Now()
-				p, err := oc.CreatePort(ctx, spec(i))
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					ids = append(ids, p.ID)
-					lat = append(lat, time.Since(t).Seconds())
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := 0; i < opts.Ports; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	elapsed := inFlight(opts.Ports, opts.Concurrency, func(i int) {
+		t := time.Now()
+		p, err := oc.CreatePort(ctx, spec(i))
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		ids = append(ids, p.ID)
+		lat = append(lat, time.Since(t).Seconds())
+	}).Seconds()
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%d of %d port creates failed, first: %w", len(errs), opts.Ports, errs[0])
 	}

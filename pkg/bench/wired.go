@@ -19,13 +19,9 @@ import (
 
 // WiredOptions configures the create-and-wire reference.
 type WiredOptions struct {
+	PortTarget
 	Ports       int
 	Concurrency int
-	NetworkID   string
-	SubnetID    string
-	ProjectID   string
-	HostID      string
-	SGs         []string
 	Bridge      string
 	// Timeout bounds the wait for one port to be wired.
 	Timeout time.Duration
@@ -104,11 +100,7 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 			return 0, 0, fmt.Errorf("creating netns %s: %v: %s", netns, err, out)
 		}
 		start := time.Now()
-		port, err := oc.CreatePort(ctx, openstack.PortCreateOpts{
-			Name: fmt.Sprintf("bench-wired-%03d", i), NetworkID: opts.NetworkID, ProjectID: opts.ProjectID,
-			SubnetIDs: []string{opts.SubnetID}, DeviceOwner: wiredDeviceOwner, DeviceID: netns,
-			HostID: opts.HostID, SecurityGroups: opts.SGs,
-		})
+		port, err := oc.CreatePort(ctx, opts.createOpts(fmt.Sprintf("bench-wired-%03d", i), wiredDeviceOwner, netns))
 		if err != nil {
 			return 0, 0, err
 		}
@@ -136,31 +128,16 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 			}
 		}
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < opts.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				l, c, err := one(i)
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					lat, clat = append(lat, l), append(clat, c)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := 0; i < opts.Ports; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	elapsed := inFlight(opts.Ports, opts.Concurrency, func(i int) {
+		l, c, err := one(i)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		lat, clat = append(lat, l), append(clat, c)
+	}).Seconds()
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%d of %d ports not created and wired, first: %w", len(errs), opts.Ports, errs[0])
 	}

@@ -19,6 +19,7 @@ import (
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/bench"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -135,16 +136,10 @@ func newBenchNeutronCmd(g *globals) *cobra.Command {
 		Short: "Measure the raw Neutron port-create rate with a bare client loop",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, oc, err := g.load(ctx)
+			_, oc, err := g.loadPortTarget(ctx, &opts.PortTarget)
 			if err != nil {
 				return err
 			}
-			sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
-			if err != nil {
-				return fmt.Errorf("getting the pod subnet: %w", err)
-			}
-			opts.NetworkID, opts.SubnetID, opts.ProjectID = sn.NetworkID, sn.ID, cfg.NeutronDefaults.Project
-			opts.SGs = cfg.NeutronDefaults.PodSecurityGroups
 			res, err := bench.RunNeutron(ctx, oc, opts)
 			if err != nil {
 				return err
@@ -165,6 +160,22 @@ func newBenchNeutronCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// loadPortTarget loads the configuration and fills t with the pod network, subnet, project
+// and security groups of [neutron_defaults] (the host comes from a flag).
+func (g *globals) loadPortTarget(ctx context.Context, t *bench.PortTarget) (*config.Config, openstack.Client, error) {
+	cfg, oc, err := g.load(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
+	if err != nil {
+		return nil, nil, fmt.Errorf("getting the pod subnet: %w", err)
+	}
+	t.NetworkID, t.SubnetID, t.ProjectID = sn.NetworkID, sn.ID, cfg.NeutronDefaults.Project
+	t.SGs = cfg.NeutronDefaults.PodSecurityGroups
+	return cfg, oc, nil
+}
+
 func newBenchWiredCmd(g *globals) *cobra.Command {
 	var (
 		opts bench.WiredOptions
@@ -175,16 +186,11 @@ func newBenchWiredCmd(g *globals) *cobra.Command {
 		Short: "Measure Neutron creates each followed by the local plug and the OVS agent's wiring, with a bare loop (run on a node, as root)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, oc, err := g.load(ctx)
+			cfg, oc, err := g.loadPortTarget(ctx, &opts.PortTarget)
 			if err != nil {
 				return err
 			}
-			sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
-			if err != nil {
-				return fmt.Errorf("getting the pod subnet: %w", err)
-			}
-			opts.NetworkID, opts.SubnetID, opts.ProjectID = sn.NetworkID, sn.ID, cfg.NeutronDefaults.Project
-			opts.SGs, opts.Bridge = cfg.NeutronDefaults.PodSecurityGroups, cfg.NeutronDefaults.OVSBridge
+			opts.Bridge = cfg.NeutronDefaults.OVSBridge
 			res, err := bench.RunWired(ctx, oc, opts)
 			if err != nil {
 				return err
