@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // BurstOptions configures a pod burst.
@@ -32,7 +32,7 @@ type BurstOptions struct {
 	GoneTimeout  time.Duration
 	// Neutron, when set, is used to read the ports' created_at and to check that no port
 	// of the burst is left behind. ProjectID narrows the listing.
-	Neutron   openstack.Client
+	Neutron   neutron.Client
 	ProjectID string
 	// CNIEvents, when set, returns the daemon's CNI ADD times by pod UID.
 	CNIEvents func(ctx context.Context) (map[string]CNIAdd, error)
@@ -329,7 +329,7 @@ func samples(tr *tracker) []PodSample {
 }
 
 func markPortCreated(ctx context.Context, log logr.Logger, opts BurstOptions, tr *tracker) {
-	ports, err := opts.Neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
+	ports, err := opts.Neutron.ListPorts(ctx, neutron.PortFilter{DeviceOwner: neutron.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
 	if err != nil {
 		log.Error(err, "Listing ports for their creation times failed")
 		return
@@ -369,8 +369,8 @@ func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *
 		left = 0
 		if opts.Neutron != nil {
 			kerr = c.List(ctx, &kps, client.InNamespace(opts.Namespace))
-			var ports []openstack.Port
-			ports, nerr = opts.Neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
+			var ports []neutron.Port
+			ports, nerr = opts.Neutron.ListPorts(ctx, neutron.PortFilter{DeviceOwner: neutron.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
 			for _, p := range ports {
 				if uids[p.DeviceID] {
 					left++

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // PortTarget is where the references create their ports: as kuryr-go creates pod ports.
@@ -20,8 +21,8 @@ type PortTarget struct {
 }
 
 // createOpts is the create request of one reference port.
-func (t PortTarget) createOpts(name, deviceOwner, deviceID string) openstack.PortCreateOpts {
-	return openstack.PortCreateOpts{
+func (t PortTarget) createOpts(name, deviceOwner, deviceID string) neutron.PortCreateOpts {
+	return neutron.PortCreateOpts{
 		Name: name, NetworkID: t.NetworkID, ProjectID: t.ProjectID, SubnetIDs: []string{t.SubnetID},
 		DeviceOwner: deviceOwner, DeviceID: deviceID, HostID: t.HostID, SecurityGroups: t.SGs,
 	}
@@ -60,11 +61,11 @@ func inFlight(n, concurrency int, f func(i int)) time.Duration {
 // RunNeutron creates opts.Ports ports with a bare client loop (opts.Concurrency in flight),
 // the way a pod controller would without any logic of its own, then deletes them. The rate it
 // measures is the ceiling for pods per second when every pod needs a new port.
-func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (_ *NeutronResult, err error) {
+func RunNeutron(ctx context.Context, oc neutron.Client, opts NeutronOptions) (_ *NeutronResult, err error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
 	}
-	spec := func(i int) openstack.PortCreateOpts {
+	spec := func(i int) neutron.PortCreateOpts {
 		name := fmt.Sprintf("bench-raw-%03d", i)
 		return opts.createOpts(name, "compute:kuryr-bench", name)
 	}
@@ -97,7 +98,7 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 	res := &NeutronResult{Kind: "neutron", Ports: opts.Ports, Concurrency: opts.Concurrency, Seconds: elapsed,
 		PerSecond: float64(opts.Ports) / elapsed, Latency: Summarize(lat)}
 	if opts.BulkPorts > 0 {
-		specs := make([]openstack.PortCreateOpts, opts.BulkPorts)
+		specs := make([]neutron.PortCreateOpts, opts.BulkPorts)
 		for i := range specs {
 			specs[i] = spec(1000 + i)
 		}
@@ -115,7 +116,7 @@ func RunNeutron(ctx context.Context, oc openstack.Client, opts NeutronOptions) (
 }
 
 // deletePorts deletes ids, 4 at a time; a port already gone is no error.
-func deletePorts(ctx context.Context, oc openstack.Client, ids []string) error {
+func deletePorts(ctx context.Context, oc neutron.Client, ids []string) error {
 	sem := make(chan struct{}, 4)
 	var (
 		wg   sync.WaitGroup

@@ -13,7 +13,7 @@ import (
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
 )
 
@@ -47,7 +47,7 @@ type WiredResult struct {
 // unplugs and deletes everything. Its rate is the ceiling, on this machine, of pods per
 // second for any CNI that gives each pod a new Neutron port: the cost of the create and of
 // the agent's work, without a controller, a kubelet or a container runtime.
-func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res *WiredResult, err error) {
+func RunWired(ctx context.Context, oc neutron.Client, opts WiredOptions) (res *WiredResult, err error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
 	}
@@ -83,7 +83,7 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 			deadline, clean := time.Now().Add(wiredSettle), time.Now()
 			for cerr == nil && time.Now().Before(deadline) && time.Since(clean) < wiredQuiet {
 				time.Sleep(3 * time.Second)
-				left, lerr := oc.ListPorts(cctx, openstack.PortFilter{DeviceOwner: wiredDeviceOwner})
+				left, lerr := oc.ListPorts(cctx, neutron.PortFilter{DeviceOwner: wiredDeviceOwner})
 				if lerr != nil || len(left) > 0 {
 					cerr, clean = sweepWired(cctx, oc, sw), time.Now()
 				}
@@ -105,7 +105,7 @@ func RunWired(ctx context.Context, oc openstack.Client, opts WiredOptions) (res 
 			return 0, 0, err
 		}
 		created := time.Since(start).Seconds()
-		v := vif.FromPort(port, network, map[string]*openstack.Subnet{subnet.ID: subnet}, vif.Options{OVSBridge: opts.Bridge})
+		v := vif.FromPort(port, network, map[string]*neutron.Subnet{subnet.ID: subnet}, vif.Options{OVSBridge: opts.Bridge})
 		req := &plug.Request{VIF: &v, Netns: "/run/netns/" + netns, IfName: "eth0", ContainerID: "bench-wired-" + port.ID,
 			PodNamespace: "kuryr-bench", PodName: netns, PodUID: port.ID, Default: true}
 		if _, err := p.Plug(ctx, req); err != nil {
@@ -156,8 +156,8 @@ const (
 
 // sweepWired removes every port of the create-and-wire reference: its OVS port and host
 // device, its namespace and the Neutron port; and the namespaces of ports never created.
-func sweepWired(ctx context.Context, oc openstack.Client, sw *ovs.Client) error {
-	ports, err := oc.ListPorts(ctx, openstack.PortFilter{DeviceOwner: wiredDeviceOwner})
+func sweepWired(ctx context.Context, oc neutron.Client, sw *ovs.Client) error {
+	ports, err := oc.ListPorts(ctx, neutron.PortFilter{DeviceOwner: wiredDeviceOwner})
 	if err != nil {
 		return fmt.Errorf("listing the ports of the create-and-wire reference: %w", err)
 	}

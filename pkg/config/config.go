@@ -42,6 +42,8 @@ type Kubernetes struct {
 	UseEvents bool
 	// VIFPoolDriver is noop (a port is created per pod) or neutron (port pools per node).
 	VIFPoolDriver string
+	// EnabledHandlers are kuryr-kubernetes' handler names that pick the controllers.
+	EnabledHandlers []string
 }
 
 // NeutronDefaults is the [neutron_defaults] group.
@@ -101,6 +103,9 @@ type Controller struct {
 	QuotaRetryInterval time.Duration
 	// MaxRetryInterval caps the exponential back-off of transient errors.
 	MaxRetryInterval time.Duration
+	// ReleaseTimeout is how long a deleted KuryrPort waits for Neutron to release its port
+	// before it goes and leaves the port to the orphan sweep.
+	ReleaseTimeout time.Duration
 }
 
 // HealthServer is the [health_server] group.

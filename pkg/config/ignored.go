@@ -10,7 +10,7 @@ var ignored = map[string]map[string]bool{
 		"pod_security_groups_driver", "service_security_groups_driver", "pod_project_driver",
 		"service_project_driver", "namespace_project_driver", "network_policy_project_driver",
 		"endpoints_lbaas_driver", "endpoints_driver_octavia_provider", "service_public_ip_driver",
-		"network_policy_driver", "nodes_subnets_driver", "multi_vif_drivers", "enabled_handlers",
+		"network_policy_driver", "nodes_subnets_driver", "multi_vif_drivers",
 		"port_debug", "enable_manager", "additional_ifname_prefix", "watch_retry_timeout",
 		"watch_connection_timeout", "watch_read_timeout", "watch_reconcile_period",
 		"controller_ha", "controller_ha_elector_port"),

@@ -31,9 +31,13 @@ const (
 	DefaultQuotaRetryInterval = 30 * time.Second
 	DefaultMaxRetryInterval   = 60 * time.Second
 	DefaultNeutronTimeout     = 60 * time.Second
+	DefaultReleaseTimeout     = 10 * time.Minute
 	maxTagLength              = 255
 	maxPoolBatch              = 500
 )
+
+// DefaultEnabledHandlers is kuryr-kubernetes' default [kubernetes] enabled_handlers.
+var DefaultEnabledHandlers = []string{"vif", "endpoints", "service", "kuryrloadbalancer", "kuryrport"}
 
 // Load reads and validates the file at path. The returned warnings name options that were
 // not recognised; the error, if any, names the first offending option.
@@ -82,6 +86,10 @@ func (r *reader) kubernetes(k *Kubernetes) {
 	k.ClusterID = r.str(g, "cluster_id", DefaultClusterID)
 	k.UseEvents = r.boolean(g, "use_events", true)
 	k.VIFPoolDriver = r.str(g, "vif_pool_driver", PoolDriverNoop)
+	k.EnabledHandlers = r.list(g, "enabled_handlers")
+	if _, set := r.raw(g, "enabled_handlers"); !set {
+		k.EnabledHandlers = append([]string(nil), DefaultEnabledHandlers...)
+	}
 	switch {
 	case k.ClusterID == "":
 		r.fail(g, "cluster_id", "must not be empty")
@@ -209,12 +217,14 @@ func (r *reader) controller(c *Controller) {
 	c.ActivePollInterval = r.duration(g, "active_poll_interval", DefaultActivePollInterval)
 	c.QuotaRetryInterval = r.duration(g, "quota_retry_interval", DefaultQuotaRetryInterval)
 	c.MaxRetryInterval = r.duration(g, "max_retry_interval", DefaultMaxRetryInterval)
+	c.ReleaseTimeout = r.duration(g, "release_timeout", DefaultReleaseTimeout)
 	if c.Workers < 1 || c.Workers > 256 {
 		r.fail(g, "workers", "must be between 1 and 256")
 	}
 	for opt, d := range map[string]time.Duration{
 		"resync_period": c.ResyncPeriod, "active_poll_interval": c.ActivePollInterval,
 		"quota_retry_interval": c.QuotaRetryInterval, "max_retry_interval": c.MaxRetryInterval,
+		"release_timeout": c.ReleaseTimeout,
 	} {
 		if d <= 0 {
 			r.fail(g, opt, "must be positive")

@@ -19,7 +19,7 @@ import (
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/bench"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -162,7 +162,7 @@ func newBenchNeutronCmd(g *globals) *cobra.Command {
 
 // loadPortTarget loads the configuration and fills t with the pod network, subnet, project
 // and security groups of [neutron_defaults] (the host comes from a flag).
-func (g *globals) loadPortTarget(ctx context.Context, t *bench.PortTarget) (*config.Config, openstack.Client, error) {
+func (g *globals) loadPortTarget(ctx context.Context, t *bench.PortTarget) (*config.Config, neutron.Client, error) {
 	cfg, oc, err := g.load(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kuryr-go/kuryr-go/pkg/config"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/clients"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // check is one diagnosis: a name and what went wrong (nil when fine).
@@ -43,11 +44,13 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			for _, warn := range warnings {
 				fmt.Fprintf(w, "warn  %s\n", warn)
 			}
-			var oc openstack.Client
+			var oc neutron.Client
 			checks := []check{
-				{"Neutron reachable (" + openstack.Describe(cfg.Neutron) + ")", func(ctx context.Context) (string, error) {
-					var err error
-					oc, err = openstack.Connect(ctx, cfg.Neutron)
+				{"Neutron reachable (" + clients.Describe(cfg.Neutron) + ")", func(ctx context.Context) (string, error) {
+					cs, err := clients.Connect(ctx, cfg.Neutron)
+					if err == nil {
+						oc = cs.Neutron
+					}
 					return "", err
 				}},
 				{"pod subnet " + cfg.NeutronDefaults.PodSubnet, func(ctx context.Context) (string, error) {

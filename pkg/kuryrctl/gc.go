@@ -7,7 +7,10 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
+	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/keystone"
 )
 
 func newGCCmd(g *globals) *cobra.Command {
@@ -35,7 +38,15 @@ func newGCCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sw := &sweep.Sweeper{Reader: c, OpenStack: oc, ClusterID: cfg.Kubernetes.ClusterID, Grace: grace,
+			clusterID, err := app.ClusterID(ctx, c, cfg.Kubernetes.ClusterID, logr.Discard())
+			if err != nil {
+				return err
+			}
+			nets, err := podnet.ResolveStatic(ctx, oc, keystone.None(), cfg.NeutronDefaults, logr.Discard())
+			if err != nil {
+				return err
+			}
+			sw := &sweep.Sweeper{Reader: c, Neutron: oc, ClusterID: clusterID, Networks: nets, Grace: grace,
 				DryRun: !yes, Log: logr.Discard()}
 			res, err := sw.SweepOnce(ctx)
 			w := cmd.OutOrStdout()
@@ -54,7 +65,7 @@ func newGCCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "KuryrPort %s: its port is missing from Neutron (the controller re-creates it)\n", k)
 			}
 			fmt.Fprintf(w, "%d ports of cluster %s, %d recorded in KuryrPorts; %s %d\n",
-				res.Listed, cfg.Kubernetes.ClusterID, res.Referenced, verb, len(res.Collected))
+				res.Listed, clusterID, res.Referenced, verb, len(res.Collected))
 			if err != nil {
 				return fmt.Errorf("collecting orphaned ports: %w", err)
 			}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 func newPoolsCmd(g *globals) *cobra.Command {
@@ -28,21 +28,25 @@ func newPoolsCmd(g *globals) *cobra.Command {
 }
 
 // poolPorts lists the cluster's pool ports in Neutron.
-func (g *globals) poolPorts(cmd *cobra.Command) ([]openstack.Port, string, error) {
+func (g *globals) poolPorts(cmd *cobra.Command) ([]neutron.Port, string, error) {
 	ctx, cancel := g.context(cmd)
 	defer cancel()
 	cfg, oc, err := g.load(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	ports, err := oc.ListPorts(ctx, openstack.PortFilter{
-		Tags:        []string{ownership.ClusterTag(cfg.Kubernetes.ClusterID), ownership.PoolTag},
-		DeviceOwner: openstack.DeviceOwnerKuryr,
+	clusterID, err := g.clusterID(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	ports, err := oc.ListPorts(ctx, neutron.PortFilter{
+		Tags:        []string{ownership.ClusterTag(clusterID), ownership.PoolTag},
+		DeviceOwner: neutron.DeviceOwnerKuryr,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("listing pool ports: %w", err)
 	}
-	return ports, cfg.Kubernetes.ClusterID, nil
+	return ports, clusterID, nil
 }
 
 func newPoolsListCmd(g *globals) *cobra.Command {
@@ -66,7 +70,7 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 				}
 				if pool.IsFreePoolPort(&ports[i], clusterID) {
 					c.free++
-					if ports[i].Status == openstack.PortStatusActive {
+					if ports[i].Status == neutron.PortStatusActive {
 						c.active++ // plugged ahead by its node
 					}
 				} else {
@@ -125,7 +129,11 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("getting the pod subnet %s: %w", nd.PodSubnet, err)
 			}
 			key := pool.NewKey(args[0], nd.Project, sn.NetworkID, nd.PodSecurityGroups)
-			spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: nd.ResourceTags,
+			clusterID, err := g.clusterID(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			spec := pool.Spec{ClusterID: clusterID, ResourceTags: nd.ResourceTags,
 				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
 			created := 0
 			var ids []string
@@ -160,12 +168,12 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 }
 
 // waitPortsActive polls Neutron until every port of ids is ACTIVE.
-func waitPortsActive(ctx context.Context, oc openstack.Client, ids []string, timeout time.Duration) error {
+func waitPortsActive(ctx context.Context, oc neutron.Client, ids []string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		active := 0
 		for chunk := range slices.Chunk(ids, 100) {
-			ports, err := oc.ListPorts(ctx, openstack.PortFilter{IDs: chunk, Status: openstack.PortStatusActive})
+			ports, err := oc.ListPorts(ctx, neutron.PortFilter{IDs: chunk, Status: neutron.PortStatusActive})
 			if err != nil {
 				return fmt.Errorf("listing the new pool ports: %w", err)
 			}

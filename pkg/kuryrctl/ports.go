@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 func newPortCmd(g *globals) *cobra.Command {
@@ -49,7 +50,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ports, err := oc.ListPorts(ctx, openstack.PortFilter{DeviceID: args[0]})
+			ports, err := oc.ListPorts(ctx, neutron.PortFilter{DeviceID: args[0]})
 			if err != nil {
 				return fmt.Errorf("listing the ports of router %s: %w", args[0], err)
 			}
@@ -66,13 +67,13 @@ func newRouterCmd(g *globals) *cobra.Command {
 }
 
 // findPort looks a port up by ID, then by name.
-func findPort(ctx context.Context, oc openstack.Client, key string) (*openstack.Port, error) {
+func findPort(ctx context.Context, oc neutron.Client, key string) (*neutron.Port, error) {
 	if p, err := oc.GetPort(ctx, key); err == nil {
 		return p, nil
 	} else if !openstack.IsNotFound(err) {
 		return nil, fmt.Errorf("getting port %s: %w", key, err)
 	}
-	ports, err := oc.ListPorts(ctx, openstack.PortFilter{Name: key})
+	ports, err := oc.ListPorts(ctx, neutron.PortFilter{Name: key})
 	if err != nil {
 		return nil, fmt.Errorf("listing ports named %s: %w", key, err)
 	}
@@ -86,7 +87,7 @@ func findPort(ctx context.Context, oc openstack.Client, key string) (*openstack.
 	}
 }
 
-func fixedIPs(ips []openstack.FixedIP) string {
+func fixedIPs(ips []neutron.FixedIP) string {
 	parts := make([]string, 0, len(ips))
 	for _, ip := range ips {
 		parts = append(parts, fmt.Sprintf("ip_address='%s', subnet_id='%s'", ip.IPAddress, ip.SubnetID))
@@ -107,7 +108,7 @@ func vifDetails(d map[string]any) string {
 	return strings.Join(parts, ", ")
 }
 
-func printPort(w io.Writer, p *openstack.Port) {
+func printPort(w io.Writer, p *neutron.Port) {
 	up := "DOWN"
 	if p.AdminStateUp {
 		up = "UP"

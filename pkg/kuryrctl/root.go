@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kuryr-go/kuryr-go/pkg/config"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/clients"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // globals are the flags every subcommand shares.
@@ -34,16 +38,29 @@ func NewRoot() *cobra.Command {
 }
 
 // load reads kuryr.conf and connects to Neutron.
-func (g *globals) load(ctx context.Context) (*config.Config, openstack.Client, error) {
+func (g *globals) load(ctx context.Context) (*config.Config, neutron.Client, error) {
 	cfg, _, err := config.Load(g.configFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	oc, err := openstack.Connect(ctx, cfg.Neutron)
+	cs, err := clients.Connect(ctx, cfg.Neutron)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to Neutron (%s): %w", openstack.Describe(cfg.Neutron), err)
+		return nil, nil, fmt.Errorf("connecting to Neutron (%s): %w", clients.Describe(cfg.Neutron), err)
 	}
-	return cfg, oc, nil
+	return cfg, cs.Neutron, nil
+}
+
+// clusterID is the configured [kubernetes] cluster_id, or the one the controller derives
+// from the cluster when it is not set.
+func (g *globals) clusterID(ctx context.Context, cfg *config.Config) (string, error) {
+	if cfg.Kubernetes.ClusterID != "" {
+		return cfg.Kubernetes.ClusterID, nil
+	}
+	c, err := kubeClient("", cfg)
+	if err != nil {
+		return "", err
+	}
+	return app.ClusterID(ctx, c, "", logr.Discard())
 }
 
 func (g *globals) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {

@@ -10,14 +10,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
+
+	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -51,7 +55,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ports, err := oc.ListPorts(ctx, openstack.PortFilter{Tags: []string{ownership.ClusterTag(cfg.Kubernetes.ClusterID)}})
+			clusterID, err := app.ClusterID(ctx, c, cfg.Kubernetes.ClusterID, logr.Discard())
+			if err != nil {
+				return err
+			}
+			ports, err := oc.ListPorts(ctx, neutron.PortFilter{Tags: []string{ownership.ClusterTag(clusterID)}})
 			if err != nil {
 				return fmt.Errorf("listing the cluster's Neutron ports: %w", err)
 			}
@@ -59,7 +67,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			for _, p := range ports {
 				byStatus[p.Status]++
 			}
-			fmt.Fprintf(w, "\nNeutron ports tagged %s: %d %s\n", ownership.ClusterTag(cfg.Kubernetes.ClusterID), len(ports), counts(byStatus))
+			fmt.Fprintf(w, "\nNeutron ports tagged %s: %d %s\n", ownership.ClusterTag(clusterID), len(ports), counts(byStatus))
 			if !healthy || notReady > 0 {
 				return fmt.Errorf("%d KuryrPorts not Ready, components healthy: %v", notReady, healthy)
 			}

@@ -29,6 +29,11 @@ const (
 	ClassSubnetExhausted Class = "subnet_exhausted"
 	// ClassTransient: 5xx, 429, timeouts and connection errors. Retry with back-off.
 	ClassTransient Class = "transient"
+	// ClassUnauthorized: the credentials were refused (HTTP 401 after re-authentication, or
+	// authentication itself failed). An operator has to fix the credentials.
+	ClassUnauthorized Class = "unauthorized"
+	// ClassForbidden: the credentials lack a role or the policy forbids the call (HTTP 403).
+	ClassForbidden Class = "forbidden"
 	// ClassTerminal: other 4xx and client-side errors. Retrying the same request fails again.
 	ClassTerminal Class = "terminal"
 )
@@ -36,7 +41,7 @@ const (
 // Error is a failed OpenStack call, classified once when it happens.
 type Error struct {
 	// Op says what was being done ("create port").
-	Op    string
+	Op    Op
 	Class Class
 	// StatusCode is the HTTP status, 0 for errors without a response.
 	StatusCode int
@@ -61,7 +66,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // NewError builds a classified error; fakes in tests use it too.
-func NewError(op string, class Class, message string) *Error {
+func NewError(op Op, class Class, message string) *Error {
 	return &Error{Op: op, Class: class, Message: message, Err: errors.New(message)}
 }
 
@@ -89,8 +94,9 @@ func IsRetryable(err error) bool {
 	return false
 }
 
-// wrap classifies err, which came from op. It returns nil for nil.
-func wrap(op string, err error) error {
+// Wrap classifies err, which came from op. It returns nil for nil, and err itself when it
+// is already classified.
+func Wrap(op Op, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -144,8 +150,16 @@ func classify(err error) *Error {
 	switch {
 	case errors.As(err, &afterReauth):
 		return classify(afterReauth.ErrOriginal)
+	case errors.As(err, &reauth):
+		// Keystone refused the credentials (or could not be reached while re-authenticating).
+		if reauth.ErrReauth != nil {
+			if inner := classify(reauth.ErrReauth); inner.Class == ClassTransient {
+				return inner
+			}
+		}
+		e.Class = ClassUnauthorized
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &urlErr), errors.As(err, &netErr), errors.As(err, &reauth),
+		errors.As(err, &urlErr), errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		e.Class = ClassTransient
@@ -163,8 +177,13 @@ func classByStatus(status int, neutronType string) Class {
 		return ClassSubnetExhausted
 	case status == http.StatusConflict, status == http.StatusPreconditionFailed:
 		return ClassConflict
-	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout,
-		status == http.StatusUnauthorized: // a token that expired mid-flight; re-auth happens on retry
+	case status == http.StatusUnauthorized:
+		// gophercloud re-authenticates on a 401 and retries once: a 401 that reaches us
+		// means the credentials themselves are refused.
+		return ClassUnauthorized
+	case status == http.StatusForbidden:
+		return ClassForbidden
+	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
 		return ClassTransient
 	case status == http.StatusNotImplemented:
 		return ClassTerminal

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // Options are the [neutron_defaults] values that shape a VIF.
@@ -19,7 +19,7 @@ type Options struct {
 
 // FromPort builds the VIF of port p on network n. subnets holds the subnets of p's fixed
 // IPs by ID; a fixed IP whose subnet is missing is still recorded, without the subnet details.
-func FromPort(p *openstack.Port, n *openstack.Network, subnets map[string]*openstack.Subnet, o Options) apiv1.VIF {
+func FromPort(p *neutron.Port, n *neutron.Network, subnets map[string]*neutron.Subnet, o Options) apiv1.VIF {
 	v := apiv1.VIF{
 		ID:             p.ID,
 		Address:        p.MACAddress,
@@ -32,7 +32,7 @@ func FromPort(p *openstack.Port, n *openstack.Network, subnets map[string]*opens
 		PortFilter:     detailBool(p.VIFDetails, "port_filter"),
 		ProjectID:      p.ProjectID,
 		SecurityGroups: append([]string(nil), p.SecurityGroups...),
-		Active:         p.Status == openstack.PortStatusActive,
+		Active:         p.Status == neutron.PortStatusActive,
 	}
 	if b, ok := p.VIFDetails["bridge_name"].(string); ok && b != "" {
 		v.Bridge = b
@@ -41,7 +41,7 @@ func FromPort(p *openstack.Port, n *openstack.Network, subnets map[string]*opens
 		v.PlugMode = apiv1.PlugModeHybrid
 	}
 	switch p.VIFType {
-	case "", openstack.VIFTypeUnbound, openstack.VIFTypeBindingFailed:
+	case "", neutron.VIFTypeUnbound, neutron.VIFTypeBindingFailed:
 	default:
 		v.VIFType = p.VIFType
 	}
@@ -58,7 +58,7 @@ func FromPort(p *openstack.Port, n *openstack.Network, subnets map[string]*opens
 	return v
 }
 
-func subnet(id string, s *openstack.Subnet) apiv1.Subnet {
+func subnet(id string, s *neutron.Subnet) apiv1.Subnet {
 	out := apiv1.Subnet{ID: id}
 	if s == nil {
 		return out
@@ -73,7 +73,7 @@ func subnet(id string, s *openstack.Subnet) apiv1.Subnet {
 }
 
 // mtu is the network MTU, lowered to network_device_mtu when that is set and smaller.
-func mtu(n *openstack.Network, deviceMTU int) int {
+func mtu(n *neutron.Network, deviceMTU int) int {
 	m := 0
 	if n != nil {
 		m = n.MTU

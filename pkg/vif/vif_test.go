@@ -5,20 +5,20 @@ import (
 	"testing"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 func TestFromPort(t *testing.T) {
-	port := &openstack.Port{
+	port := &neutron.Port{
 		ID: "0123456789abcdef", MACAddress: "fa:16:3e:00:00:01", NetworkID: "n1", ProjectID: "proj",
 		Status: "ACTIVE", VIFType: "ovs", SecurityGroups: []string{"sg1"},
 		VIFDetails: map[string]any{"port_filter": true, "ovs_hybrid_plug": false},
-		FixedIPs:   []openstack.FixedIP{{SubnetID: "s1", IPAddress: "10.0.0.70"}, {SubnetID: "s1", IPAddress: "10.0.0.71"}},
+		FixedIPs:   []neutron.FixedIP{{SubnetID: "s1", IPAddress: "10.0.0.70"}, {SubnetID: "s1", IPAddress: "10.0.0.71"}},
 	}
-	net := &openstack.Network{ID: "n1", MTU: 1450}
-	subnets := map[string]*openstack.Subnet{"s1": {
+	net := &neutron.Network{ID: "n1", MTU: 1450}
+	subnets := map[string]*neutron.Subnet{"s1": {
 		ID: "s1", CIDR: "10.0.0.64/26", GatewayIP: "10.0.0.65", DNSNameservers: []string{"10.0.0.2"},
-		HostRoutes: []openstack.HostRoute{{Destination: "10.1.0.0/16", NextHop: "10.0.0.66"}},
+		HostRoutes: []neutron.HostRoute{{Destination: "10.1.0.0/16", NextHop: "10.0.0.66"}},
 	}}
 	got := FromPort(port, net, subnets, Options{OVSBridge: "br-int"})
 	want := apiv1.VIF{
@@ -37,13 +37,13 @@ func TestFromPort(t *testing.T) {
 }
 
 func TestFromPortBindingDetails(t *testing.T) {
-	port := &openstack.Port{ID: "p", Status: "DOWN", VIFType: "binding_failed",
+	port := &neutron.Port{ID: "p", Status: "DOWN", VIFType: "binding_failed",
 		VIFDetails: map[string]any{"bridge_name": "br-alt", "ovs_hybrid_plug": "True"}}
-	got := FromPort(port, &openstack.Network{MTU: 1500}, nil, Options{OVSBridge: "br-int", DeviceMTU: 1400})
+	got := FromPort(port, &neutron.Network{MTU: 1500}, nil, Options{OVSBridge: "br-int", DeviceMTU: 1400})
 	if got.Bridge != "br-alt" || got.PlugMode != apiv1.PlugModeHybrid || got.MTU != 1400 || got.Active || got.VIFType != "ovs" {
 		t.Fatalf("FromPort = %+v", got)
 	}
-	if m := mtu(&openstack.Network{MTU: 1300}, 1400); m != 1300 {
+	if m := mtu(&neutron.Network{MTU: 1300}, 1400); m != 1300 {
 		t.Errorf("mtu = %d, want the smaller network MTU", m)
 	}
 }

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/kuryrctl"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // kuryrctl gc lists the cluster's orphaned ports, and deletes them only with --yes.
@@ -41,9 +42,9 @@ func TestKuryrctlGC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orphan, err := osc.CreatePort(ctx, openstack.PortCreateOpts{
+	orphan, err := osc.CreatePort(ctx, neutron.PortCreateOpts{
 		Name: "it-gc-orphan", NetworkID: sn.NetworkID, ProjectID: tb.Get("K8S_PROJECT_ID"), SubnetIDs: []string{sn.ID},
-		DeviceOwner: openstack.DeviceOwnerKuryr, DeviceID: "uid-of-no-pod",
+		DeviceOwner: neutron.DeviceOwnerKuryr, DeviceID: "uid-of-no-pod",
 		Tags: []string{ownership.ClusterTag(clusterID), ownership.PodUIDTag("uid-of-no-pod")},
 	})
 	if err != nil {

@@ -19,14 +19,15 @@ import (
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // TestPodPortLifecycle: a pod gets exactly the port of the seed scenario, and loses it on deletion.
 func TestPodPortLifecycle(t *testing.T) {
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	ns := tb.Namespace(t, kube)
 	clusterID := tb.StartController(t, kube, ns).ClusterID
 
@@ -44,7 +45,7 @@ func TestPodPortLifecycle(t *testing.T) {
 		t.Errorf("KuryrPort = %+v", kp.ObjectMeta)
 	}
 	v := kp.Status.VIFs["eth0"].VIF
-	port, err := neutron.GetPort(context.Background(), v.ID)
+	port, err := nc.GetPort(context.Background(), v.ID)
 	if err != nil {
 		t.Fatalf("recorded port %s: %v", v.ID, err)
 	}
@@ -79,7 +80,7 @@ func TestPodPortLifecycle(t *testing.T) {
 	delStart := time.Now()
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 50*time.Millisecond, "pod and port gone", func() bool {
-		_, err := neutron.GetPort(context.Background(), v.ID)
+		_, err := nc.GetPort(context.Background(), v.ID)
 		return podGone(kube, ns, pod.Name) && openstack.IsNotFound(err)
 	})
 	t.Logf("pod deletion -> port deleted and pod gone: %v", time.Since(delStart).Round(time.Millisecond))
@@ -94,7 +95,7 @@ func TestPodPortLifecycle(t *testing.T) {
 // so no controller touches it before it is complete.
 func TestAdoptsPortCreatedBeforeCrash(t *testing.T) {
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	ns := tb.Namespace(t, kube)
 	ctl := tb.StartController(t, kube, ns)
 	cfg := tb.Config(t, ctl.ClusterID)
@@ -114,16 +115,16 @@ func TestAdoptsPortCreatedBeforeCrash(t *testing.T) {
 	if err := kube.Create(ctx, kp); err != nil {
 		t.Fatal(err)
 	}
-	orphan, err := neutron.CreatePort(ctx, openstack.PortCreateOpts{
+	orphan, err := nc.CreatePort(ctx, neutron.PortCreateOpts{
 		Name: pod.Name, NetworkID: tb.Get("POD_NETWORK_ID"), ProjectID: cfg.NeutronDefaults.Project,
-		SubnetIDs: []string{tb.Get("POD_SUBNET_ID")}, DeviceOwner: openstack.DeviceOwnerKuryr,
+		SubnetIDs: []string{tb.Get("POD_SUBNET_ID")}, DeviceOwner: neutron.DeviceOwnerKuryr,
 		DeviceID: string(pod.UID), HostID: tb.Get("NODE_NAME"), SecurityGroups: cfg.NeutronDefaults.PodSecurityGroups,
 		Tags: ownership.PortTags(ctl.ClusterID, string(pod.UID), nil),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = neutron.DeletePort(context.Background(), orphan.ID) })
+	t.Cleanup(func() { _ = nc.DeletePort(context.Background(), orphan.ID) })
 
 	// Release the pod: the scheduler binds it to the node and the controller takes over.
 	orig := pod.DeepCopy()
@@ -137,7 +138,7 @@ func TestAdoptsPortCreatedBeforeCrash(t *testing.T) {
 	if got := recordedPortID(kube, ns, pod.Name); got != orphan.ID {
 		t.Errorf("recorded %s, want the adopted %s", got, orphan.ID)
 	}
-	ports, err := neutron.ListPorts(ctx, openstack.PortFilter{DeviceID: string(pod.UID)})
+	ports, err := nc.ListPorts(ctx, neutron.PortFilter{DeviceID: string(pod.UID)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +147,14 @@ func TestAdoptsPortCreatedBeforeCrash(t *testing.T) {
 	}
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pod and port gone", func() bool {
-		_, err := neutron.GetPort(ctx, orphan.ID)
+		_, err := nc.GetPort(ctx, orphan.ID)
 		return podGone(kube, ns, pod.Name) && openstack.IsNotFound(err)
 	})
 }
 
 func TestPortDeletedBehindOurBackIsRecreated(t *testing.T) {
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	ns := tb.Namespace(t, kube)
 	ctl := tb.StartController(t, kube, ns)
 	ctx := context.Background()
@@ -164,7 +165,7 @@ func TestPortDeletedBehindOurBackIsRecreated(t *testing.T) {
 		return recordedPortID(kube, ns, pod.Name) != ""
 	})
 	first := recordedPortID(kube, ns, pod.Name)
-	if err := neutron.DeletePort(ctx, first); err != nil {
+	if err := nc.DeletePort(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -174,10 +175,10 @@ func TestPortDeletedBehindOurBackIsRecreated(t *testing.T) {
 	})
 	t.Logf("deleted port replaced after %v", time.Since(start).Round(time.Millisecond))
 	second := recordedPortID(kube, ns, pod.Name)
-	if _, err := neutron.GetPort(ctx, second); err != nil {
+	if _, err := nc.GetPort(ctx, second); err != nil {
 		t.Errorf("new port %s: %v", second, err)
 	}
-	if ports, err := neutron.ListPorts(ctx, openstack.PortFilter{DeviceID: string(pod.UID)}); err != nil || len(ports) != 1 {
+	if ports, err := nc.ListPorts(ctx, neutron.PortFilter{DeviceID: string(pod.UID)}); err != nil || len(ports) != 1 {
 		t.Errorf("ports of the pod: %d, %v; want 1", len(ports), err)
 	}
 	Eventually(t, 10*time.Second, 100*time.Millisecond, "PortRecreated event", func() bool {
@@ -185,7 +186,7 @@ func TestPortDeletedBehindOurBackIsRecreated(t *testing.T) {
 	})
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pod and port gone", func() bool {
-		_, err := neutron.GetPort(ctx, second)
+		_, err := nc.GetPort(ctx, second)
 		return podGone(kube, ns, pod.Name) && openstack.IsNotFound(err)
 	})
 }
@@ -197,14 +198,14 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 	const missing = "00000000-0000-4000-8000-000000000000"
 	cfg := tb.Config(t, "it-"+randomSuffix())
 	cfg.NeutronDefaults.PodSubnet = missing
-	_, _, err := app.Prepare(context.Background(), cfg, 5*time.Second, logr.Discard())
+	_, err := app.Prepare(context.Background(), cfg, 5*time.Second, logr.Discard())
 	want := "kuryr.conf: [neutron_defaults] pod_subnet: subnet " + missing + " does not exist in Neutron"
 	if err == nil || err.Error() != want {
 		t.Errorf("Prepare error = %v, want %q", err, want)
 	}
 	cfg = tb.Config(t, "it-"+randomSuffix())
 	cfg.NeutronDefaults.PodSecurityGroups = []string{missing}
-	if _, _, err := app.Prepare(context.Background(), cfg, 5*time.Second, logr.Discard()); err == nil ||
+	if _, err := app.Prepare(context.Background(), cfg, 5*time.Second, logr.Discard()); err == nil ||
 		!strings.HasPrefix(err.Error(), "kuryr.conf: [neutron_defaults] pod_security_groups: security group "+missing) {
 		t.Errorf("Prepare error = %v", err)
 	}
@@ -239,7 +240,7 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 
 func TestQuotaExceededThenRecovered(t *testing.T) {
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	ns := tb.Namespace(t, kube)
 	project := tb.Get("K8S_PROJECT_ID")
 	ctl := tb.StartController(t, kube, ns)
@@ -273,7 +274,7 @@ func TestQuotaExceededThenRecovered(t *testing.T) {
 	id := recordedPortID(kube, ns, pod.Name)
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pod and port gone", func() bool {
-		_, err := neutron.GetPort(ctx, id)
+		_, err := nc.GetPort(ctx, id)
 		return podGone(kube, ns, pod.Name) && openstack.IsNotFound(err)
 	})
 }

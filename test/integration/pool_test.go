@@ -17,9 +17,9 @@ import (
 
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // TestPoolPodTakesPooledPortAndGivesItBack: with vif_pool_driver = neutron a pod gets a
@@ -29,7 +29,7 @@ import (
 // controller runs without pools and would serve the pods itself.
 func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	if holder, ok := externalController(t, kube); ok {
 		t.Skipf("the testbed's controller (%s) holds the Lease; stop it with hack/testbed.sh kuryr-stop to test pools in-process", holder)
 	}
@@ -40,13 +40,13 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 	clusterTag := ownership.ClusterTag(cfg.Kubernetes.ClusterID)
 	ctx := context.Background()
 	// Registered first, so it runs after the controllers have stopped.
-	t.Cleanup(func() { deleteClusterPorts(t, neutron, clusterTag) })
+	t.Cleanup(func() { deleteClusterPorts(t, nc, clusterTag) })
 
 	// Prefill the way kuryrctl pools prefill does.
 	key := pool.NewKey(tb.Get("NODE_NAME"), tb.Get("K8S_PROJECT_ID"), tb.Get("POD_NETWORK_ID"), []string{tb.Get("POD_SG_ID")})
 	spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: cfg.NeutronDefaults.ResourceTags,
 		Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}}
-	prefilled, err := neutron.CreatePorts(ctx, spec.PoolPortOpts(key, 2))
+	prefilled, err := nc.CreatePorts(ctx, spec.PoolPortOpts(key, 2))
 	if err != nil {
 		t.Fatalf("prefilling: %v", err)
 	}
@@ -66,19 +66,19 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 		t.Fatalf("recorded port %s was not in the pool %v", portID, prefilled)
 	}
 	Eventually(t, 30*time.Second, 100*time.Millisecond, "port renamed for the pod", func() bool {
-		p, err := neutron.GetPort(ctx, portID)
+		p, err := nc.GetPort(ctx, portID)
 		return err == nil && p.Name == pod.Name && p.DeviceID == string(pod.UID) &&
 			p.HasTag(ownership.PodUIDTag(string(pod.UID))) && !p.HasTag(ownership.PoolTag)
 	})
 	t.Logf("pod -> port renamed: %v", time.Since(start).Round(time.Millisecond))
 	// Taking a port left the pool below min: one bulk refill of batch size.
 	Eventually(t, 60*time.Second, 200*time.Millisecond, "pool refilled", func() bool {
-		return len(freePoolPorts(t, neutron, cfg.Kubernetes.ClusterID)) >= 2
+		return len(freePoolPorts(t, nc, cfg.Kubernetes.ClusterID)) >= 2
 	})
 
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pod gone", func() bool { return podGone(kube, ns, pod.Name) })
-	p, err := neutron.GetPort(ctx, portID)
+	p, err := nc.GetPort(ctx, portID)
 	if err != nil {
 		t.Fatalf("port %s after pod deletion: %v (want it back in the pool)", portID, err)
 	}
@@ -89,7 +89,7 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 
 	// Restart: the new controller knows nothing but what Neutron and the KuryrPorts say.
 	stop()
-	free := freePoolPorts(t, neutron, cfg.Kubernetes.ClusterID)
+	free := freePoolPorts(t, nc, cfg.Kubernetes.ClusterID)
 	if len(free) == 0 || len(free) > cfg.VIFPool.PortsPoolMax {
 		t.Fatalf("%d free pool ports before restart", len(free))
 	}
@@ -112,15 +112,15 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "second pod gone", func() bool { return podGone(kube, ns, pod2.Name) })
 }
 
-func freePoolPorts(t testing.TB, neutron openstack.Client, clusterID string) []openstack.Port {
+func freePoolPorts(t testing.TB, nc neutron.Client, clusterID string) []neutron.Port {
 	t.Helper()
-	ports, err := neutron.ListPorts(context.Background(), openstack.PortFilter{
-		Tags: []string{ownership.ClusterTag(clusterID), ownership.PoolTag}, DeviceOwner: openstack.DeviceOwnerKuryr,
+	ports, err := nc.ListPorts(context.Background(), neutron.PortFilter{
+		Tags: []string{ownership.ClusterTag(clusterID), ownership.PoolTag}, DeviceOwner: neutron.DeviceOwnerKuryr,
 	})
 	if err != nil {
 		t.Fatalf("listing pool ports: %v", err)
 	}
-	var out []openstack.Port
+	var out []neutron.Port
 	for i := range ports {
 		if pool.IsFreePoolPort(&ports[i], clusterID) {
 			out = append(out, ports[i])
@@ -130,16 +130,16 @@ func freePoolPorts(t testing.TB, neutron openstack.Client, clusterID string) []o
 }
 
 // deleteClusterPorts deletes every port carrying the test cluster's tag.
-func deleteClusterPorts(t testing.TB, neutron openstack.Client, clusterTag string) {
+func deleteClusterPorts(t testing.TB, nc neutron.Client, clusterTag string) {
 	ctx := context.Background()
 	time.Sleep(2 * time.Second) // a refill cancelled by the controller's stop may still land
-	ports, err := neutron.ListPorts(ctx, openstack.PortFilter{Tags: []string{clusterTag}})
+	ports, err := nc.ListPorts(ctx, neutron.PortFilter{Tags: []string{clusterTag}})
 	if err != nil {
 		t.Errorf("cleanup: listing ports: %v", err)
 		return
 	}
 	for _, p := range ports {
-		if err := neutron.DeletePort(ctx, p.ID); err != nil {
+		if err := nc.DeletePort(ctx, p.ID); err != nil {
 			t.Errorf("cleanup: deleting port %s: %v", p.ID, err)
 		}
 	}
@@ -155,13 +155,13 @@ func once(f func()) func() {
 // the background rename, release with reset fields, and recovery by a new manager.
 func TestPoolManagerAgainstNeutron(t *testing.T) {
 	tb := LoadTestbed(t)
-	neutron := tb.Neutron(t)
+	nc := tb.Neutron(t)
 	clusterID := "it-poolmgr-" + randomSuffix()
-	t.Cleanup(func() { deleteClusterPorts(t, neutron, ownership.ClusterTag(clusterID)) })
+	t.Cleanup(func() { deleteClusterPorts(t, nc, ownership.ClusterTag(clusterID)) })
 	key := pool.NewKey(tb.Get("NODE_NAME"), tb.Get("K8S_PROJECT_ID"), tb.Get("POD_NETWORK_ID"), []string{tb.Get("POD_SG_ID")})
 	newManager := func() (*pool.Manager, func()) {
 		m := pool.New(pool.Options{
-			OpenStack: neutron, Reader: emptyReader(t),
+			Neutron: nc, Reader: emptyReader(t),
 			Spec: pool.Spec{ClusterID: clusterID, ResourceTags: []string{"kuryr-it"},
 				Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}},
 			Min: 2, Max: 3, Batch: 2, SyncPeriod: time.Second, Log: testLogger(t),
@@ -172,15 +172,15 @@ func TestPoolManagerAgainstNeutron(t *testing.T) {
 		return m, func() { cancel(); <-done }
 	}
 	// Seed one pool port so the manager knows the key; its first sync refills to min.
-	if _, err := neutron.CreatePorts(context.Background(), (&pool.Spec{ClusterID: clusterID,
+	if _, err := nc.CreatePorts(context.Background(), (&pool.Spec{ClusterID: clusterID,
 		Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}}).PoolPortOpts(key, 1)); err != nil {
 		t.Fatal(err)
 	}
 	m, stop := newManager()
 	defer stop()
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pool at min", func() bool { return m.Free(key) >= 2 })
-	for _, p := range freePoolPorts(t, neutron, clusterID) {
-		if p.Name != ownership.PoolPortName || p.HostID != key.Node || p.DeviceOwner != openstack.DeviceOwnerKuryr || p.DeviceID != "" {
+	for _, p := range freePoolPorts(t, nc, clusterID) {
+		if p.Name != ownership.PoolPortName || p.HostID != key.Node || p.DeviceOwner != neutron.DeviceOwnerKuryr || p.DeviceID != "" {
 			t.Errorf("pool port = %+v", p)
 		}
 	}
@@ -195,14 +195,14 @@ func TestPoolManagerAgainstNeutron(t *testing.T) {
 	t.Logf("hit in %v", time.Since(start))
 	m.Bind(port, pod)
 	Eventually(t, 30*time.Second, 100*time.Millisecond, "renamed", func() bool {
-		p, err := neutron.GetPort(ctx, port.ID)
+		p, err := nc.GetPort(ctx, port.ID)
 		return err == nil && p.Name == pod.Name && p.DeviceID == string(pod.UID) && p.HasTag(ownership.PodUIDTag(string(pod.UID)))
 	})
 	t.Logf("renamed after %v", time.Since(start).Round(time.Millisecond))
-	if err := m.Release(ctx, &openstack.Port{ID: port.ID}, key); err != nil {
+	if err := m.Release(ctx, &neutron.Port{ID: port.ID}, key); err != nil {
 		t.Fatal(err)
 	}
-	p, err := neutron.GetPort(ctx, port.ID)
+	p, err := nc.GetPort(ctx, port.ID)
 	if err != nil || p.Name != ownership.PoolPortName || p.DeviceID != "" || !p.HasTag(ownership.PoolTag) ||
 		p.HasTag(ownership.PodUIDTag(string(pod.UID))) || !slices.Equal(p.SecurityGroups, []string{tb.Get("POD_SG_ID")}) {
 		t.Fatalf("released port = %+v, %v", p, err)

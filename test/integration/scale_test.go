@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // TestHundredPodsLeaveNoPort creates 100 pods at once: every one gets its port; then it
@@ -20,7 +20,7 @@ func TestHundredPodsLeaveNoPort(t *testing.T) {
 		t.Skip("slow: 100 pods")
 	}
 	tb := LoadTestbed(t)
-	kube, neutron := tb.Kube(t), tb.Neutron(t)
+	kube, nc := tb.Kube(t), tb.Neutron(t)
 	if holder, ok := externalController(t, kube); ok {
 		t.Skipf("needs the in-process controller with its own subnet, but %s holds the lease (hack/testbed.sh kuryr-stop)", holder)
 	}
@@ -79,7 +79,7 @@ func TestHundredPodsLeaveNoPort(t *testing.T) {
 				return false
 			}
 		}
-		ports, err := neutron.ListPorts(ctx, openstack.PortFilter{DeviceOwner: openstack.DeviceOwnerKuryr})
+		ports, err := nc.ListPorts(ctx, neutron.PortFilter{DeviceOwner: neutron.DeviceOwnerKuryr})
 		if err != nil {
 			t.Logf("listing ports: %v", err)
 			return false

@@ -39,6 +39,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/test/tbenv"
 )
 
@@ -87,9 +88,13 @@ func (tb *Testbed) Config(t testing.TB, clusterID string) *config.Config {
 }
 
 // Neutron is a noauth client of the testbed Neutron.
-func (tb *Testbed) Neutron(t testing.TB) openstack.Client {
+func (tb *Testbed) Neutron(t testing.TB) neutron.Client {
 	t.Helper()
-	c, err := openstack.NewNoAuth(config.Neutron{Endpoint: tb.Get("NEUTRON_ENDPOINT"), Timeout: 30 * time.Second})
+	s, err := openstack.NoAuth(openstack.Options{NeutronEndpoint: tb.Get("NEUTRON_ENDPOINT"), Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := neutron.New(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +244,7 @@ func (tb *Testbed) startController(t testing.TB, cfg *config.Config, ns string) 
 	rc.QPS, rc.Burst = 100, 200
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := app.Options{MetricsAddr: "0", HealthAddr: "0", Namespaces: []string{ns}, SkipNameValidation: true}
-	osc, podNet, err := app.Prepare(ctx, cfg, 30*time.Second, log)
+	osc, err := app.Prepare(ctx, cfg, 30*time.Second, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("controller start-up: %v", err)
@@ -249,7 +254,13 @@ func (tb *Testbed) startController(t testing.TB, cfg *config.Config, ns string) 
 		cancel()
 		t.Fatal(err)
 	}
-	if err := app.Setup(mgr, cfg, opts, osc, podNet, log); err != nil {
+	controllers, err := app.Enabled(cfg.Kubernetes.EnabledHandlers, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	deps := app.Deps{Manager: mgr, Config: cfg, Options: opts, OpenStack: osc, ClusterID: cfg.Kubernetes.ClusterID, Log: log}
+	if err := app.Setup(deps, controllers); err != nil {
 		cancel()
 		t.Fatal(err)
 	}

@@ -1,40 +1,28 @@
 // Package app wires the kuryr controller: configuration, OpenStack connection, start-up
-// validation, the controller-runtime manager (leader election, probes, metrics), the pod
-// port reconciler, the port pools and the orphan sweep.
+// validation, the cluster ID, the controller-runtime manager (leader election, probes,
+// metrics) and the controllers of the registry that [kubernetes] enabled_handlers picks.
 package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/podport"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
-	"github.com/kuryr-go/kuryr-go/pkg/vif"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/clients"
 )
 
 // Options are the command-line settings; the rest comes from kuryr.conf.
@@ -73,81 +61,17 @@ const (
 	DefaultKubeBurst = 300
 )
 
-func vifOptions(cfg *config.Config) vif.Options {
-	return vif.Options{OVSBridge: cfg.NeutronDefaults.OVSBridge, DeviceMTU: cfg.NeutronDefaults.NetworkDeviceMTU}
-}
-
-// Prepare connects to OpenStack and checks the configured resources, retrying while Neutron
-// is unreachable (transient errors) for up to timeout. Configuration errors return at once.
-func Prepare(ctx context.Context, cfg *config.Config, timeout time.Duration, log logr.Logger) (openstack.Client, *podport.PodNetwork, error) {
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	deadline := time.Now().Add(timeout)
-	delay := 500 * time.Millisecond
-	for {
-		osc, err := openstack.Connect(ctx, cfg.Neutron)
-		var net *podport.PodNetwork
-		if err == nil {
-			net, err = podport.ResolvePodNetwork(ctx, osc, cfg.NeutronDefaults, log)
-			if err == nil {
-				return osc, net, nil
-			}
-		}
-		if !openstack.IsRetryable(err) || time.Now().Add(delay).After(deadline) {
-			return nil, nil, err
-		}
-		log.Info("OpenStack not reachable yet; retrying", "error", err.Error(), "retryAfter", delay)
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
-}
-
-// RestConfig finds the Kubernetes API: the kubeconfig flag, [kubernetes] kubeconfig,
-// $KUBECONFIG, [kubernetes] api_root with token and CA files, then in-cluster.
-func RestConfig(flagKubeconfig string, k config.Kubernetes) (*rest.Config, error) {
-	path := flagKubeconfig
-	if path == "" {
-		path = k.Kubeconfig
-	}
-	if path == "" {
-		path = os.Getenv("KUBECONFIG")
-	}
-	if path != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-		}
-		return c, nil
-	}
-	if k.APIRoot != "" {
-		token := k.TokenFile
-		if token == "" {
-			token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-		}
-		return &rest.Config{
-			Host:            k.APIRoot,
-			BearerTokenFile: token,
-			TLSClientConfig: rest.TLSClientConfig{
-				CAFile: k.SSLCACrtFile, CertFile: k.SSLClientCrtFile, KeyFile: k.SSLClientKeyFile,
-				Insecure: !k.SSLVerifyServerCrt && k.SSLCACrtFile == "",
-			},
-		}, nil
-	}
-	c, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("no kubeconfig and not in a cluster: %w", err)
-	}
-	return c, nil
-}
-
 // Run builds the manager with cfg and runs it until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, opts Options, log logr.Logger) error {
-	osc, net, err := Prepare(ctx, cfg, opts.StartupTimeout, log)
+	controllers, err := Enabled(cfg.Kubernetes.EnabledHandlers, log)
+	if err != nil {
+		return err
+	}
+	if len(opts.Namespaces) > 0 && cfg.Kubernetes.ClusterID == "" {
+		return errors.New("--watch-namespace needs an explicit [kubernetes] cluster_id: controllers that watch " +
+			"parts of one cluster must not share the cluster's ID, or their orphan sweeps delete each other's ports")
+	}
+	osc, err := Prepare(ctx, cfg, opts.StartupTimeout, log)
 	if err != nil {
 		return err
 	}
@@ -164,12 +88,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log logr.Logger)
 	if err != nil {
 		return err
 	}
-	if err := Setup(mgr, cfg, opts, osc, net, log); err != nil {
+	clusterID, err := ClusterID(ctx, mgr.GetAPIReader(), cfg.Kubernetes.ClusterID, log)
+	if err != nil {
 		return err
 	}
-	log.Info("Starting kuryr controller", "openstack", openstack.Describe(cfg.Neutron),
-		"podSubnet", net.Subnet.ID, "podNetwork", net.Network.ID, "clusterID", cfg.Kubernetes.ClusterID,
-		"workers", cfg.Controller.Workers, "leaderElect", opts.LeaderElect, "vifPoolDriver", cfg.Kubernetes.VIFPoolDriver)
+	deps := Deps{Manager: mgr, Config: cfg, Options: opts, OpenStack: osc, ClusterID: clusterID, Log: log}
+	if err := Setup(deps, controllers); err != nil {
+		return err
+	}
+	t := osc.Networks.Targets()[0]
+	log.Info("Starting kuryr controller", "openstack", clients.Describe(cfg.Neutron),
+		"podSubnets", t.SubnetIDs(), "podNetwork", t.Network.ID, "clusterID", clusterID,
+		"controllers", names(controllers), "workers", cfg.Controller.Workers, "leaderElect", opts.LeaderElect,
+		"vifPoolDriver", cfg.Kubernetes.VIFPoolDriver)
 	return mgr.Start(ctx)
 }
 
@@ -220,147 +151,40 @@ func addr(override string, port int) string {
 	return ":" + strconv.Itoa(port)
 }
 
-// Setup adds the pod port reconciler, the orphan sweep and the probes to mgr.
-func Setup(mgr ctrl.Manager, cfg *config.Config, opts Options, osc openstack.Client, net *podport.PodNetwork, log logr.Logger) error {
-	trigger := make(chan event.GenericEvent, 1024)
-	r := &podport.Reconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		OpenStack:    osc,
-		Network:      net,
-		ClusterID:    cfg.Kubernetes.ClusterID,
-		ResourceTags: cfg.NeutronDefaults.ResourceTags,
-		VIF:          vifOptions(cfg),
-		Workers:      cfg.Controller.Workers,
-		Trigger:      trigger,
-		Active: &podport.ActiveWatch{OpenStack: osc, Interval: cfg.Controller.ActivePollInterval,
-			Log: log.WithName("active-watch")},
-		SkipNameValidation: opts.SkipNameValidation,
-		Timing: podport.Timing{
-			ActivePoll: cfg.Controller.ActivePollInterval, QuotaRetry: cfg.Controller.QuotaRetryInterval,
-			BackoffMax: cfg.Controller.MaxRetryInterval,
-		},
+// RestConfig finds the Kubernetes API: the kubeconfig flag, [kubernetes] kubeconfig,
+// $KUBECONFIG, [kubernetes] api_root with token and CA files, then in-cluster.
+func RestConfig(flagKubeconfig string, k config.Kubernetes) (*rest.Config, error) {
+	path := flagKubeconfig
+	if path == "" {
+		path = k.Kubeconfig
 	}
-	if cfg.Kubernetes.UseEvents {
-		r.Recorder = mgr.GetEventRecorder("kuryr-controller")
+	if path == "" {
+		path = os.Getenv("KUBECONFIG")
 	}
-	if cfg.Kubernetes.VIFPoolDriver == config.PoolDriverNeutron {
-		pools := NewPools(mgr, cfg, osc, net, log)
-		if err := mgr.Add(pools); err != nil {
-			return fmt.Errorf("adding the port pools: %w", err)
+	if path != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 		}
-		if err := mgr.AddReadyzCheck("pools", pools.ReadyCheck); err != nil {
-			return err
+		return c, nil
+	}
+	if k.APIRoot != "" {
+		token := k.TokenFile
+		if token == "" {
+			token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 		}
-		r.Pool = pools
+		return &rest.Config{
+			Host:            k.APIRoot,
+			BearerTokenFile: token,
+			TLSClientConfig: rest.TLSClientConfig{
+				CAFile: k.SSLCACrtFile, CertFile: k.SSLClientCrtFile, KeyFile: k.SSLClientKeyFile,
+				Insecure: !k.SSLVerifyServerCrt && k.SSLCACrtFile == "",
+			},
+		}, nil
 	}
-	if cfg.Kubernetes.VIFPoolDriver != config.PoolDriverNeutron || !cfg.VIFPool.PortsPoolPreplug {
-		// Nothing is published: empty what an earlier configuration published, so the
-		// nodes unplug the ports they parked.
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			clearPortPools(ctx, mgr.GetClient(), log)
-			return nil
-		})); err != nil {
-			return err
-		}
+	c, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no kubeconfig and not in a cluster: %w", err)
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the pod port controller: %w", err)
-	}
-	s := &sweep.Sweeper{
-		Reader:       mgr.GetClient(),
-		OpenStack:    osc,
-		ClusterID:    cfg.Kubernetes.ClusterID,
-		Period:       cfg.Controller.SweepPeriod,
-		Grace:        cfg.Controller.SweepGracePeriod,
-		WaitForCache: mgr.GetCache().WaitForCacheSync,
-		Log:          log.WithName("sweep"),
-		Enqueue: func(key types.NamespacedName) {
-			obj := &corev1.Pod{}
-			obj.Namespace, obj.Name = key.Namespace, key.Name
-			select {
-			case trigger <- event.GenericEvent{Object: obj}:
-			default: // the queue is full; the next sweep tries again
-			}
-		},
-	}
-	if err := mgr.Add(s); err != nil {
-		return fmt.Errorf("adding the port sweep: %w", err)
-	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	return mgr.AddReadyzCheck("neutron", neutronCheck(osc, net.Subnet.ID))
-}
-
-// NewPools builds the neutron pool driver from [vif_pool]; it runs on the leader only.
-func NewPools(mgr ctrl.Manager, cfg *config.Config, osc openstack.Client, net *podport.PodNetwork, log logr.Logger) *pool.Manager {
-	vp := cfg.VIFPool
-	o := pool.Options{
-		OpenStack:    osc,
-		Reader:       mgr.GetClient(),
-		WaitForCache: mgr.GetCache().WaitForCacheSync,
-		Spec: pool.Spec{
-			ClusterID:    cfg.Kubernetes.ClusterID,
-			ResourceTags: cfg.NeutronDefaults.ResourceTags,
-			Subnets:      map[string][]string{net.Network.ID: {net.Subnet.ID}},
-		},
-		Min: vp.PortsPoolMin, Max: vp.PortsPoolMax, Batch: vp.PortsPoolBatch,
-		SyncPeriod:  vp.PortsPoolUpdateFrequency,
-		QuotaRetry:  cfg.Controller.QuotaRetryInterval,
-		QuietPeriod: 2 * time.Second, LongQuietPeriod: 10 * time.Second, MaxDefer: 30 * time.Second,
-		Log: log.WithName("pool"),
-	}
-	if vp.PortsPoolPreplug {
-		o.Writer = mgr.GetClient()
-		subnets := map[string]*openstack.Subnet{net.Subnet.ID: net.Subnet}
-		vifOpts := vifOptions(cfg)
-		o.VIFOf = func(p *openstack.Port) (apiv1.VIF, bool) {
-			if p.NetworkID != net.Network.ID {
-				return apiv1.VIF{}, false
-			}
-			return vif.FromPort(p, net.Network, subnets, vifOpts), true
-		}
-	}
-	return pool.New(o)
-}
-
-// clearPortPools deletes every KuryrPortPool; failures are logged (the CRD may be missing).
-func clearPortPools(ctx context.Context, c client.Client, log logr.Logger) {
-	var list apiv1.KuryrPortPoolList
-	if err := c.List(ctx, &list); err != nil {
-		log.V(1).Info("Not clearing KuryrPortPools", "error", err.Error())
-		return
-	}
-	for i := range list.Items {
-		if err := c.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
-			log.Error(err, "Deleting a KuryrPortPool of an earlier configuration failed", "node", list.Items[i].Name)
-		}
-	}
-	if len(list.Items) > 0 {
-		log.Info("Deleted the KuryrPortPools of an earlier configuration", "count", len(list.Items))
-	}
-}
-
-// neutronCheck reports ready while the pod subnet can be read, asking Neutron at most every
-// 15 seconds.
-func neutronCheck(osc openstack.Client, subnetID string) healthz.Checker {
-	var mu sync.Mutex
-	var last time.Time
-	var lastErr error
-	return func(req *http.Request) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(last) < 15*time.Second {
-			return lastErr
-		}
-		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
-		defer cancel()
-		_, err := osc.GetSubnet(ctx, subnetID)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("neutron: %w", err)
-		}
-		last, lastErr = time.Now(), err
-		return err
-	}
+	return c, nil
 }

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // activeBatch bounds the port IDs of one list request (the URL stays a few KiB).
@@ -23,9 +23,9 @@ const activeBatch = 80
 // keeps the controller from competing with the creates (and with the OVS agent's own calls)
 // for neutron-server. It enqueues the pod of each port Neutron reports ACTIVE.
 type ActiveWatch struct {
-	OpenStack openstack.Client
-	Interval  time.Duration
-	Log       logr.Logger
+	Neutron  neutron.Client
+	Interval time.Duration
+	Log      logr.Logger
 
 	mu      sync.Mutex
 	pending map[string]types.NamespacedName // port ID -> pod
@@ -104,7 +104,7 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 	w.mu.Unlock()
 	slices.Sort(ids)
 	for batch := range slices.Chunk(ids, activeBatch) {
-		ports, err := w.OpenStack.ListPorts(ctx, openstack.PortFilter{IDs: batch, Status: openstack.PortStatusActive})
+		ports, err := w.Neutron.ListPorts(ctx, neutron.PortFilter{IDs: batch, Status: neutron.PortStatusActive})
 		if err != nil {
 			// the reconciler's own slower poll still covers these ports
 			w.Log.V(1).Info("Listing waiting ports failed", "error", err.Error(), "ports", len(batch))
@@ -136,13 +136,13 @@ func (w *ActiveWatch) PollOnce(ctx context.Context) {
 const seenFor = 30 * time.Second
 
 type seenPort struct {
-	port *openstack.Port
+	port *neutron.Port
 	at   time.Time
 }
 
 // Take returns the port as a recent poll found it ACTIVE, once, so that the reconcile the
 // poll triggered needs no GET of its own; false when there is none or it is too old.
-func (w *ActiveWatch) Take(portID string) (*openstack.Port, bool) {
+func (w *ActiveWatch) Take(portID string) (*neutron.Port, bool) {
 	w.init()
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -8,8 +8,8 @@ import (
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 func TestActiveWatchOneListForAllWaitingPorts(t *testing.T) {
@@ -17,17 +17,17 @@ func TestActiveWatchOneListForAllWaitingPorts(t *testing.T) {
 	oc := fake.New()
 	var ids []string
 	for i := 0; i < 3; i++ {
-		p, err := oc.CreatePort(ctx, openstack.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
+		p, err := oc.CreatePort(ctx, neutron.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, p.ID)
 	}
-	w := &ActiveWatch{OpenStack: oc, Interval: time.Hour, Log: testr.New(t)}
+	w := &ActiveWatch{Neutron: oc, Interval: time.Hour, Log: testr.New(t)}
 	for i, id := range ids {
 		w.Wait(id, types.NamespacedName{Namespace: "ns", Name: "pod" + string(rune('a'+i))})
 	}
-	oc.SetPortStatus(ids[1], openstack.PortStatusActive, "ovs")
+	oc.SetPortStatus(ids[1], neutron.PortStatusActive, "ovs")
 	before := oc.Calls("list ports")
 	w.PollOnce(ctx)
 	if got := oc.Calls("list ports") - before; got != 1 {
@@ -55,19 +55,19 @@ func TestActiveWatchOneListForAllWaitingPorts(t *testing.T) {
 func TestActiveWatchHandsOverThePolledPort(t *testing.T) {
 	ctx := context.Background()
 	oc := fake.New()
-	p, err := oc.CreatePort(ctx, openstack.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
+	p, err := oc.CreatePort(ctx, neutron.PortCreateOpts{Name: "p", NetworkID: "n", ProjectID: "k8s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &ActiveWatch{OpenStack: oc, Interval: time.Hour, Log: testr.New(t)}
+	w := &ActiveWatch{Neutron: oc, Interval: time.Hour, Log: testr.New(t)}
 	if _, ok := w.Take(p.ID); ok {
 		t.Fatal("Take before any poll found the port")
 	}
 	w.Wait(p.ID, types.NamespacedName{Namespace: "ns", Name: "pod"})
-	oc.SetPortStatus(p.ID, openstack.PortStatusActive, "ovs")
+	oc.SetPortStatus(p.ID, neutron.PortStatusActive, "ovs")
 	w.PollOnce(ctx)
 	got, ok := w.Take(p.ID)
-	if !ok || got.ID != p.ID || got.Status != openstack.PortStatusActive {
+	if !ok || got.ID != p.ID || got.Status != neutron.PortStatusActive {
 		t.Fatalf("Take = %+v, %v; want the ACTIVE port", got, ok)
 	}
 	if _, ok := w.Take(p.ID); ok {

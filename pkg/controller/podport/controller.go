@@ -1,15 +1,18 @@
 // Package podport gives every scheduled, non-hostNetwork pod a Neutron port and records it
-// in the pod's KuryrPort, which the node daemon reads to plug the pod.
+// in the pod's KuryrPort, which the node daemon reads to plug the pod. It is the only
+// writer of pod ports: it converges each port to the pod's podnet.Target.
 //
 // One reconciler handles both objects under the same key (KuryrPort name = pod name), so the
 // order of a pod's life is decided in one place:
 //
-//	pod finalizer -> KuryrPort (with finalizer) -> port: by stored ID, else adopt by
-//	device_id, else create (or take from the node's pool) -> status -> poll until ACTIVE
-//	(RequeueAfter, never blocking)
+//	KuryrPort (with finalizer, owned by the pod) -> port through the osresource lifecycle:
+//	stored ID verified as the pod's, else adopted by device_id and owner tag, else created
+//	(or taken from the node's pool) -> status -> poll until ACTIVE (RequeueAfter, never
+//	blocking)
 //
-// and on pod deletion or completion: delete the port (or return it to its pool) ->
-// KuryrPort finalizer -> pod finalizer.
+// Pods carry no finalizer: a terminating pod keeps its port until its containers have
+// stopped (or its grace period plus a margin has passed), then the KuryrPort releases the
+// port in the background, so deleting a pod never waits on Neutron.
 package podport
 
 import (
@@ -33,8 +36,10 @@ import (
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/osresource"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
 )
 
@@ -49,11 +54,11 @@ type EventRecorder interface {
 // PortPool is the pool driver as the reconciler sees it (pool.Manager).
 type PortPool interface {
 	// Acquire returns a port for pod: a free pool port (hit) or one created for the pod.
-	Acquire(ctx context.Context, key pool.Key, pod *corev1.Pod) (port *openstack.Port, hit bool, err error)
+	Acquire(ctx context.Context, key pool.Key, pod *corev1.Pod) (port *neutron.Port, hit bool, err error)
 	// Release gives the port back to key's pool, or deletes it when the pool is full.
-	Release(ctx context.Context, port *openstack.Port, key pool.Key) error
+	Release(ctx context.Context, port *neutron.Port, key pool.Key) error
 	// Bind gives a recorded pool port the pod's name, device_id and tags in the background.
-	Bind(port *openstack.Port, pod *corev1.Pod)
+	Bind(port *neutron.Port, pod *corev1.Pod)
 }
 
 // Timing holds the intervals of the reconciler.
@@ -66,6 +71,14 @@ type Timing struct {
 	TerminalRetry time.Duration
 	// BackoffBase and BackoffMax bound the exponential back-off of transient errors.
 	BackoffBase, BackoffMax time.Duration
+	// TerminationMargin is how long after a terminating pod's deletion deadline (its
+	// deletionTimestamp) the port is released although the pod has not reported its
+	// containers stopped (its node is down).
+	TerminationMargin time.Duration
+	// ReleaseTimeout is how long a deleted KuryrPort waits for its port to be released;
+	// after it, the KuryrPort goes and the orphan sweep deletes the port once Neutron
+	// answers (so a Neutron outage cannot hold namespace deletion for ever).
+	ReleaseTimeout time.Duration
 }
 
 // activeFallback is the requeue of a pod whose port waits for ACTIVE while an ActiveWatch
@@ -76,6 +89,7 @@ const activeFallback = time.Minute
 var DefaultTiming = Timing{
 	ActivePoll: 500 * time.Millisecond, QuotaRetry: 30 * time.Second, TerminalRetry: 2 * time.Minute,
 	BackoffBase: 250 * time.Millisecond, BackoffMax: 60 * time.Second,
+	TerminationMargin: 30 * time.Second, ReleaseTimeout: 10 * time.Minute,
 }
 
 // Reconciler reconciles pods and their KuryrPorts.
@@ -84,10 +98,11 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads from the API server directly (used when the cache lags); may be nil.
 	APIReader client.Reader
-	OpenStack openstack.Client
+	Neutron   neutron.Client
 	// Recorder posts Events on pods; nil disables them.
-	Recorder     EventRecorder
-	Network      *PodNetwork
+	Recorder EventRecorder
+	// Networks says where each pod's port lives.
+	Networks     podnet.Resolver
 	ClusterID    string
 	ResourceTags []string
 	VIF          vif.Options
@@ -105,14 +120,18 @@ type Reconciler struct {
 	Active *ActiveWatch
 	// SkipNameValidation allows several instances in one process (tests).
 	SkipNameValidation bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
-	// known remembers the port recorded for a pod UID, so a reconcile that reads a KuryrPort
-	// from a cache that has not seen the status write yet does not go looking for it.
-	known sync.Map // pod UID -> port ID
-	// ownCreates marks KuryrPorts created by this process; their creation event is skipped.
-	ownCreates sync.Map // pod UID -> struct{}
-	// rebinds counts binding retries per port ID.
-	rebinds sync.Map // port ID -> int
+	// records holds what this process knows of each pod, by pod UID (see record).
+	records sync.Map
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 func (r *Reconciler) timing() Timing {
@@ -133,7 +152,17 @@ func (r *Reconciler) timing() Timing {
 	if t.BackoffMax <= 0 {
 		t.BackoffMax = d.BackoffMax
 	}
+	if t.TerminationMargin <= 0 {
+		t.TerminationMargin = d.TerminationMargin
+	}
+	if t.ReleaseTimeout <= 0 {
+		t.ReleaseTimeout = d.ReleaseTimeout
+	}
 	return t
+}
+
+func (t Timing) failures() osresource.Timing {
+	return osresource.Timing{Slow: t.QuotaRetry, Terminal: t.TerminalRetry}
 }
 
 // SetupWithManager registers the controller: pods (filtered to the changes that matter) and
@@ -171,7 +200,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // podPredicate passes the pod changes that change what the controller has to do: creation,
-// scheduling, deletion, completion, and our finalizer going missing (not it being added).
+// scheduling, deletion, the containers of a terminating pod stopping, completion, and the
+// finalizer kuryr-kubernetes put on pods (removed on sight).
 func podPredicate() predicate.Funcs {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
@@ -187,12 +217,11 @@ func podPredicate() predicate.Funcs {
 			if !managed(n) && !hasFinalizer(n, apiv1.PodFinalizer) {
 				return false
 			}
-			// Adding the finalizer is the reconcile's own first step: that update needs no
-			// second pass (during a burst it cost one Neutron GET per pod).
 			return o.Spec.NodeName != n.Spec.NodeName ||
 				(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) ||
 				completed(o) != completed(n) ||
-				(hasFinalizer(o, apiv1.PodFinalizer) && !hasFinalizer(n, apiv1.PodFinalizer))
+				(n.DeletionTimestamp != nil && containersStopped(o) != containersStopped(n)) ||
+				hasFinalizer(n, apiv1.PodFinalizer)
 		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return true },
@@ -208,8 +237,7 @@ func (r *Reconciler) kuryrPortPredicate() predicate.Funcs {
 			if !ok {
 				return false
 			}
-			_, own := r.ownCreates.Load(kp.Spec.PodUID)
-			return !own
+			return !r.createdHere(kp.Spec.PodUID)
 		},
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, n := e.ObjectOld, e.ObjectNew

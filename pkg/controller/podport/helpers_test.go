@@ -19,8 +19,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
 )
 
@@ -36,7 +38,7 @@ type env struct {
 	t      *testing.T
 	r      *Reconciler
 	k8s    client.Client
-	os     *fake.Client
+	os     *fake.Neutron
 	events *events.FakeRecorder
 	// trace records OpenStack operations and Kubernetes writes in order.
 	mu    sync.Mutex
@@ -61,7 +63,7 @@ func newPod(name, uid string, mutate ...func(*corev1.Pod)) *corev1.Pod {
 func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *env {
 	t.Helper()
 	e := &env{t: t, os: fake.New(), events: events.NewFakeRecorder(100)}
-	e.os.Fail = func(op string) error { e.record(op); return nil }
+	e.os.Fail = func(op openstack.Op) error { e.record(string(op)); return nil }
 	f := interceptor.Funcs{
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			e.record("patch " + kind(obj))
@@ -81,16 +83,16 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *env 
 		WithInterceptorFuncs(f).
 		Build()
 	e.r = &Reconciler{
-		Client:    e.k8s,
-		OpenStack: e.os,
-		Recorder:  e.events,
-		Network: &PodNetwork{
+		Client:   e.k8s,
+		Neutron:  e.os,
+		Recorder: e.events,
+		Networks: &podnet.Static{T: &podnet.Target{
 			ProjectID: "proj-1",
-			Network:   &openstack.Network{ID: "net-1", MTU: 1450},
-			Subnet: &openstack.Subnet{ID: "subnet-1", NetworkID: "net-1", CIDR: "10.0.0.64/26",
-				GatewayIP: "10.0.0.65", DNSNameservers: []string{"10.0.0.2"}},
+			Network:   &neutron.Network{ID: "net-1", MTU: 1450},
+			Subnets: []*neutron.Subnet{{ID: "subnet-1", NetworkID: "net-1", CIDR: "10.0.0.64/26",
+				GatewayIP: "10.0.0.65", DNSNameservers: []string{"10.0.0.2"}}},
 			SecurityGroups: []string{"sg-1", "sg-2"},
-		},
+		}},
 		ClusterID:    "test-cluster",
 		ResourceTags: []string{"extra"},
 		VIF:          vif.Options{OVSBridge: "br-int"},
@@ -187,4 +189,18 @@ func hasEvent(evs []string, substr string) bool {
 	return false
 }
 
-type portSpec = openstack.Port
+type portSpec = neutron.Port
+
+// running gives the pod a running container.
+func running(p *corev1.Pod) {
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
+		Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+}
+
+// stopped gives the pod a terminated container (its phase is not updated yet).
+func stopped(p *corev1.Pod) {
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}}
+}

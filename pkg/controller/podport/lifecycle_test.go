@@ -6,12 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 // TestStatusWriteLostThenRestart: the port is created but recording it fails and the process
@@ -34,7 +37,7 @@ func TestStatusWriteLostThenRestart(t *testing.T) {
 		t.Fatalf("%d ports, want 1", n)
 	}
 	failStatus = false
-	e.r = &Reconciler{Client: e.r.Client, OpenStack: e.r.OpenStack, Recorder: e.r.Recorder, Network: e.r.Network,
+	e.r = &Reconciler{Client: e.r.Client, Neutron: e.r.Neutron, Recorder: e.r.Recorder, Networks: e.r.Networks,
 		ClusterID: e.r.ClusterID, VIF: e.r.VIF} // a restarted process: nothing in memory
 	e.mustReconcile(testPod)
 	if n := e.os.Calls("create port"); n != 1 {
@@ -45,15 +48,19 @@ func TestStatusWriteLostThenRestart(t *testing.T) {
 	}
 }
 
-// TestPodDeletionReleasesPortThenFinalizers checks the order: port, KuryrPort, pod.
-func TestPodDeletionReleasesPortThenFinalizers(t *testing.T) {
+// TestDeletedPodGoesAtOnceAndItsPortAfter: pods carry no finalizer of ours, so a deleted
+// pod goes at once; its KuryrPort then releases the port and goes too.
+func TestDeletedPodGoesAtOnceAndItsPortAfter(t *testing.T) {
 	e := newEnv(t, nil, newPod(testPod, testUID))
 	e.mustReconcile(testPod)
+	if pod := e.pod(testPod); len(pod.Finalizers) != 0 {
+		t.Fatalf("pod finalizers = %v, want none", pod.Finalizers)
+	}
 	if err := e.k8s.Delete(context.Background(), e.pod(testPod)); err != nil {
 		t.Fatal(err)
 	}
-	if e.pod(testPod) == nil || e.pod(testPod).DeletionTimestamp == nil {
-		t.Fatal("pod should be held by the finalizer")
+	if e.pod(testPod) != nil {
+		t.Fatal("the deleted pod is held")
 	}
 	e.mustReconcile(testPod)
 	if n := len(e.os.Ports()); n != 0 {
@@ -62,12 +69,8 @@ func TestPodDeletionReleasesPortThenFinalizers(t *testing.T) {
 	if e.kp(testPod) != nil {
 		t.Error("KuryrPort still exists")
 	}
-	if e.pod(testPod) != nil {
-		t.Error("pod still exists (finalizer not removed)")
-	}
-	del, kpFin, podFin := e.traceIndex("delete port"), e.traceIndex("patch KuryrPort"), lastIndex(e, "patch Pod")
-	if del < 0 || kpFin < del || podFin < kpFin {
-		t.Errorf("order: delete port at %d, KuryrPort finalizer at %d, pod finalizer at %d; trace %v", del, kpFin, podFin, e.trace)
+	if del, kpFin := e.traceIndex("delete port"), e.traceIndex("patch KuryrPort"); del < 0 || kpFin < del {
+		t.Errorf("order: delete port at %d, KuryrPort finalizer at %d; trace %v", del, kpFin, e.trace)
 	}
 	// Nothing left to do, and a second pass is harmless.
 	if res := e.mustReconcile(testPod); !res.IsZero() {
@@ -86,21 +89,64 @@ func TestReleaseTreatsAlreadyDeletedPortAsDone(t *testing.T) {
 	}
 }
 
-func TestReleaseErrorKeepsFinalizers(t *testing.T) {
+func TestReleaseErrorKeepsKuryrPortAndSaysWhy(t *testing.T) {
 	e := newEnv(t, nil, newPod(testPod, testUID))
 	e.mustReconcile(testPod)
 	_ = e.k8s.Delete(context.Background(), e.pod(testPod))
-	e.os.Fail = func(op string) error {
+	e.os.Fail = func(op openstack.Op) error {
 		if op == "delete port" {
-			return errors.New("connection refused")
+			return openstack.NewError(op, openstack.ClassTransient, "connection refused")
 		}
 		return nil
 	}
 	if _, err := e.reconcile(testPod); err == nil {
-		t.Fatal("want an error")
+		t.Fatal("want an error (back-off)")
 	}
-	if e.kp(testPod) == nil || e.pod(testPod) == nil {
-		t.Fatal("finalizers dropped although the port was not deleted")
+	kp := e.kp(testPod)
+	if kp == nil || !hasFinalizer(kp, apiv1.KuryrPortFinalizer) {
+		t.Fatal("KuryrPort dropped although the port was not released")
+	}
+	if c := findCondition(kp.Status.Conditions, apiv1.ConditionReady); c == nil || c.Reason != apiv1.ReasonOpenStackUnavailable {
+		t.Errorf("Ready condition = %+v", c)
+	}
+	if !hasEvent(e.drainEvents(), apiv1.ReasonOpenStackUnavailable) {
+		t.Error("no Event")
+	}
+	if e.pod(testPod) != nil {
+		t.Error("the pod waits for Neutron")
+	}
+}
+
+// TestNeutronOutageDoesNotHoldDeletionForEver: a deleted KuryrPort whose port cannot be
+// released goes after the release timeout; the orphan sweep then deletes the port.
+func TestNeutronOutageDoesNotHoldDeletionForEver(t *testing.T) {
+	e := newEnv(t, nil, newPod(testPod, testUID))
+	e.mustReconcile(testPod)
+	portID := e.os.Ports()[0].ID
+	_ = e.k8s.Delete(context.Background(), e.pod(testPod))
+	_ = e.k8s.Delete(context.Background(), e.kp(testPod)) // the garbage collector, or a namespace deletion
+	e.os.Fail = func(op openstack.Op) error {
+		return openstack.NewError(op, openstack.ClassTransient, "503 Service Unavailable")
+	}
+	if _, err := e.reconcile(testPod); err == nil || e.kp(testPod) == nil {
+		t.Fatal("the KuryrPort went before the release timeout")
+	}
+	e.r.Now = func() time.Time { return time.Now().Add(e.r.timing().ReleaseTimeout + time.Second) }
+	e.mustReconcile(testPod)
+	if e.kp(testPod) != nil {
+		t.Fatal("the KuryrPort is still held after the release timeout")
+	}
+	if !hasEvent(e.drainEvents(), apiv1.ReasonLeftForSweep) {
+		t.Error("no LeftForSweep Event")
+	}
+	e.os.Fail = nil
+	sw := &sweep.Sweeper{Reader: e.k8s, Neutron: e.os, ClusterID: e.r.ClusterID, Networks: e.r.Networks,
+		Grace: time.Minute, Now: e.r.Now, Log: testr.New(t)}
+	if _, err := sw.SweepOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.neutronPort(portID); p != nil {
+		t.Errorf("port %s left after the sweep", portID)
 	}
 }
 
@@ -155,20 +201,29 @@ func TestPodRecreatedUnderSameName(t *testing.T) {
 	}
 }
 
-func TestDeletedKuryrPortOfRunningPodIsReplaced(t *testing.T) {
-	e := newEnv(t, nil, newPod(testPod, testUID))
+// TestDeletedKuryrPortOfRunningPodKeepsPort: the running pod is plugged with its port, so
+// the port stays and the next KuryrPort records it again.
+func TestDeletedKuryrPortOfRunningPodKeepsPort(t *testing.T) {
+	e := newEnv(t, nil, newPod(testPod, testUID, running))
 	e.mustReconcile(testPod)
 	first := e.kp(testPod).Status.VIFs["eth0"].VIF.ID
 	if err := e.k8s.Delete(context.Background(), e.kp(testPod)); err != nil {
 		t.Fatal(err)
 	}
-	e.mustReconcile(testPod)
-	ports := e.os.Ports()
-	if len(ports) != 1 || ports[0].ID == first {
-		t.Fatalf("ports = %+v", ports)
+	for i := 0; i < 2; i++ {
+		e.mustReconcile(testPod)
 	}
-	if pod := e.pod(testPod); !hasFinalizer(pod, apiv1.PodFinalizer) {
-		t.Error("running pod lost its finalizer")
+	if ports := e.os.Ports(); len(ports) != 1 || ports[0].ID != first {
+		t.Fatalf("ports = %+v, want only %s", ports, first)
+	}
+	if n := e.os.Calls("delete port"); n != 0 {
+		t.Errorf("%d port deletes", n)
+	}
+	if kp := e.kp(testPod); kp == nil || kp.Status.VIFs["eth0"].VIF.ID != first {
+		t.Errorf("KuryrPort = %+v, want %s recorded again", kp, first)
+	}
+	if !hasEvent(e.drainEvents(), apiv1.ReasonPortKept) {
+		t.Error("no PortKept Event")
 	}
 }
 
@@ -187,6 +242,7 @@ func TestPollIntervalGrows(t *testing.T) {
 
 func oneRecorded(kp *apiv1.KuryrPort) (p portSpec) {
 	p.Name, p.DeviceID, p.DeviceOwner = kp.Name, kp.Spec.PodUID, "compute:kuryr"
+	p.NetworkID, p.ProjectID = "net-1", "proj-1"
 	return p
 }
 
@@ -210,7 +266,8 @@ func TestKuryrPortOfUnscheduledPodIsKept(t *testing.T) {
 		Spec:       apiv1.KuryrPortSpec{PodUID: testUID, PodNodeName: testNode},
 	}
 	e := newEnv(t, nil, pod, kp)
-	port := e.os.AddPort(portSpec{Name: testPod, DeviceID: testUID, DeviceOwner: "compute:kuryr", HostID: testNode})
+	port := e.os.AddPort(portSpec{Name: testPod, DeviceID: testUID, DeviceOwner: "compute:kuryr", HostID: testNode,
+		NetworkID: "net-1", ProjectID: "proj-1"})
 	e.mustReconcile(testPod)
 	if e.kp(testPod) == nil || len(e.os.Ports()) != 1 {
 		t.Fatal("KuryrPort or port of the unscheduled pod released")
@@ -226,34 +283,17 @@ func TestKuryrPortOfUnscheduledPodIsKept(t *testing.T) {
 	}
 }
 
-// TestFinalizerWriteFailsNoPort: the pod finalizer and the KuryrPort are written at once, but
-// no port is created until the finalizer is in place; the retry finishes the job.
-func TestFinalizerWriteFailsNoPort(t *testing.T) {
-	failPatch := true
-	funcs := &interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			if _, isPod := obj.(*corev1.Pod); isPod && failPatch {
-				return errors.New("apiserver unavailable")
-			}
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-	}
-	e := newEnv(t, funcs, newPod(testPod, testUID))
-	if _, err := e.reconcile(testPod); err == nil {
-		t.Fatal("want the finalizer write error")
-	}
-	if n := len(e.os.Ports()); n != 0 {
-		t.Fatalf("%d ports created without the pod finalizer, want 0", n)
-	}
-	if e.kp(testPod) == nil {
-		t.Fatal("the KuryrPort written alongside is missing")
-	}
-	failPatch = false
+// TestKuryrKubernetesPodFinalizerIsRemoved: pods of a cluster moving from kuryr-kubernetes
+// carry its finalizer; it goes, so their deletion never waits on Neutron.
+func TestKuryrKubernetesPodFinalizerIsRemoved(t *testing.T) {
+	e := newEnv(t, nil, newPod(testPod, testUID, running, func(p *corev1.Pod) {
+		p.Finalizers = []string{"example.com/other", apiv1.PodFinalizer}
+	}))
 	e.mustReconcile(testPod)
-	if pod := e.pod(testPod); !hasFinalizer(pod, apiv1.PodFinalizer) {
-		t.Fatalf("pod finalizers = %v", pod.Finalizers)
+	if pod := e.pod(testPod); len(pod.Finalizers) != 1 || pod.Finalizers[0] != "example.com/other" {
+		t.Errorf("pod finalizers = %v, want only the other one", pod.Finalizers)
 	}
-	if n := len(e.os.Ports()); n != 1 || e.kp(testPod).Status.VIFs["eth0"].VIF.ID != e.os.Ports()[0].ID {
-		t.Fatalf("%d ports, recorded %+v", n, e.kp(testPod).Status.VIFs)
+	if len(e.os.Ports()) != 1 {
+		t.Error("the pod got no port")
 	}
 }

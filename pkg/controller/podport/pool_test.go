@@ -8,24 +8,25 @@ import (
 	"github.com/go-logr/logr/testr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // withPools runs a pool manager over the env's fakes and plugs it into the reconciler.
 // hold, when not nil, blocks every port update until it is closed.
 func withPools(e *env, hold chan struct{}) *pool.Manager {
 	e.t.Helper()
-	e.os.Fail = func(op string) error {
-		e.record(op)
+	e.os.Fail = func(op openstack.Op) error {
+		e.record(string(op))
 		if op == "update port" && hold != nil {
 			<-hold
 		}
 		return nil
 	}
 	m := pool.New(pool.Options{
-		OpenStack: e.os, Reader: e.k8s,
+		Neutron: e.os, Reader: e.k8s,
 		Spec: pool.Spec{ClusterID: "test-cluster", ResourceTags: []string{"extra"}, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
 		Min:  0, Batch: 1, SyncPeriod: time.Hour, Log: testr.New(e.t),
 	})
@@ -37,12 +38,12 @@ func withPools(e *env, hold chan struct{}) *pool.Manager {
 	return m
 }
 
-func freePoolPort(e *env) openstack.Port {
-	return e.os.AddPort(openstack.Port{
+func freePoolPort(e *env) neutron.Port {
+	return e.os.AddPort(neutron.Port{
 		Name: ownership.PoolPortName, NetworkID: "net-1", ProjectID: "proj-1", HostID: testNode,
-		DeviceOwner: openstack.DeviceOwnerKuryr, Status: openstack.PortStatusDown, MACAddress: "fa:16:3e:00:00:99",
+		DeviceOwner: neutron.DeviceOwnerKuryr, Status: neutron.PortStatusDown, MACAddress: "fa:16:3e:00:00:99",
 		SecurityGroups: []string{"sg-1", "sg-2"}, Tags: ownership.PoolPortTags("test-cluster", []string{"extra"}),
-		FixedIPs: []openstack.FixedIP{{SubnetID: "subnet-1", IPAddress: "10.0.0.99"}},
+		FixedIPs: []neutron.FixedIP{{SubnetID: "subnet-1", IPAddress: "10.0.0.99"}},
 	})
 }
 
@@ -57,7 +58,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (e *env) neutronPort(id string) *openstack.Port {
+func (e *env) neutronPort(id string) *neutron.Port {
 	p, err := e.os.GetPort(context.Background(), id)
 	if err != nil {
 		return nil
@@ -141,7 +142,7 @@ func TestPoolPortRecordedButNotRenamedSurvivesRestart(t *testing.T) {
 	if err := e.k8s.Status().Patch(context.Background(), kp, client.MergeFrom(orig)); err != nil {
 		t.Fatal(err)
 	}
-	e.r.known.Delete(testUID)
+	e.r.forget(testUID)
 
 	m := withPools(e, nil)
 	if got := m.Free(pool.NewKey(testNode, "proj-1", "net-1", []string{"sg-1", "sg-2"})); got != 1 {

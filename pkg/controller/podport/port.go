@@ -3,20 +3,18 @@ package podport
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/osresource"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // DefaultIfName is the interface name of the pod's default VIF.
@@ -25,67 +23,71 @@ const DefaultIfName = "eth0"
 // ReasonPortFromPool is the Event reason of a pod served from its node's port pool.
 const ReasonPortFromPool = "PortFromPool"
 
-// maxRebinds is how often a binding_failed port is re-bound before it is replaced.
-const maxRebinds = 3
-
-// ensurePort finds or creates the pod's port and records it. The lookup order prevents
-// duplicates: the ID stored in status, then ports already carrying the pod's UID as
-// device_id (a create whose status write was lost), and only then a create. fresh means the
-// KuryrPort was created by this very reconcile, so no port can exist yet.
+// ensurePort finds or creates the pod's port through the osresource lifecycle and records
+// it: the ID stored in status (or remembered), verified as the pod's; else a port carrying
+// the pod's UID on its network (a create whose status write was lost); else a new one.
+// fresh means the KuryrPort was created by this very reconcile.
 func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.KuryrPort, fresh bool) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	uid := string(pod.UID)
+	target, err := r.Networks.For(ctx, pod)
+	if err != nil {
+		return r.failed(ctx, pod, kp, "ResolveNetwork", fmt.Errorf("resolving the pod's network: %w", err))
+	}
 	recorded, hasRecorded := kp.Status.VIFs[DefaultIfName]
-	portID := recorded.VIF.ID
-	if portID == "" {
-		if id, ok := r.known.Load(uid); ok {
-			portID = id.(string)
+	stored := recorded.VIF.ID
+	var replacedID string
+	r.update(uid, func(rec *record) {
+		if stored == "" {
+			stored = rec.portID
 		}
+		if stored == "" {
+			stored = rec.carriedID
+		}
+		replacedID = rec.replacedID
+	})
+	var read *neutron.Port
+	if stored != "" && r.Active != nil {
+		read, _ = r.Active.Take(stored) // found ACTIVE by the poll that triggered this
 	}
-
-	var port *openstack.Port
-	if portID != "" && r.Active != nil {
-		port, _ = r.Active.Take(portID) // found ACTIVE by the poll that triggered this
-	}
-	if portID != "" && port == nil {
-		p, err := r.OpenStack.GetPort(ctx, portID)
-		switch {
-		case err == nil:
-			port = p
-		case openstack.IsNotFound(err):
-			log.Info("Port was deleted outside the controller; creating a new one", "portID", portID)
+	a := r.actuator(pod, target)
+	res, err := osresource.Ensure(ctx, a, osresource.EnsureOptions[neutron.Port]{
+		StoredID: stored, Read: read,
+		// A pod with an IP address has been plugged with some port: look for it.
+		Fresh: fresh && pod.Status.PodIP == "",
+	})
+	r.reportRefused(pod, kp, res.Refused)
+	if res.Gone != "" {
+		metrics.PortsManaged.Dec()
+		if res.Gone != replacedID {
+			log.Info("Port was deleted outside the controller; replacing it", "portID", res.Gone)
 			r.event(pod, corev1.EventTypeWarning, apiv1.ReasonPortRecreated, "RecreatePort",
-				"Neutron port %s was deleted outside kuryr; creating a new one", portID)
-			r.known.Delete(uid)
-			metrics.PortsManaged.Dec()
-			fresh = false
-		default:
-			return r.openStackError(ctx, pod, kp, err)
+				"Neutron port %s was deleted outside kuryr; the pod gets another port", res.Gone)
 		}
 	}
-	if port == nil && !fresh {
-		p, err := r.adopt(ctx, pod)
-		if err != nil { // never create when we could not look: that is how duplicates happen
-			return r.openStackError(ctx, pod, kp, err)
-		}
-		port = p
+	if err != nil {
+		return r.failed(ctx, pod, kp, "CreatePort", err)
 	}
-	if port == nil {
-		p, err := r.newPort(ctx, pod)
-		if err != nil {
-			return r.openStackError(ctx, pod, kp, err)
+	port := res.Resource
+	switch res.Outcome {
+	case osresource.Adopted:
+		if err := r.tagAdopted(ctx, pod, port); err != nil {
+			return r.failed(ctx, pod, kp, "AdoptPort", err)
 		}
-		port = p
-		r.known.Store(uid, port.ID)
 		metrics.PortsManaged.Inc()
+	case osresource.Created:
+		metrics.PortsManaged.Inc()
+	}
+	r.update(uid, func(rec *record) { rec.portID, rec.carriedID = port.ID, "" })
+	if err := r.convergeSecurityGroups(ctx, pod, port, target); err != nil {
+		return r.failed(ctx, pod, kp, "UpdatePort", err)
 	}
 
 	firstRecord := !hasRecorded || recorded.VIF.ID != port.ID
-	active, err := r.writeStatus(ctx, kp, port)
+	active, err := r.writeStatus(ctx, kp, port, target)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	r.known.Store(uid, port.ID)
 	if !hasRecorded {
 		metrics.ObservePodLatency(metrics.StageRecorded, pod.CreationTimestamp.Time)
 	}
@@ -116,231 +118,77 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 	if r.Active != nil {
 		r.Active.Done(port.ID)
 	}
-	r.rebinds.Delete(port.ID)
+	r.update(uid, func(rec *record) { rec.rebinds, rec.replaced, rec.replacedID = 0, 0, "" })
 	return ctrl.Result{}, nil
 }
 
 // newPort creates the pod's port, or takes one from its pool when pools are enabled.
-func (r *Reconciler) newPort(ctx context.Context, pod *corev1.Pod) (*openstack.Port, error) {
+func (r *Reconciler) newPort(ctx context.Context, pod *corev1.Pod, t *podnet.Target) (*neutron.Port, error) {
 	log := ctrl.LoggerFrom(ctx)
 	if r.Pool == nil {
-		port, err := r.OpenStack.CreatePort(ctx, r.createOpts(pod))
+		port, err := r.Neutron.CreatePort(ctx, r.createOpts(pod, t))
 		if err != nil {
 			return nil, fmt.Errorf("creating port: %w", err)
 		}
-		log.Info("Created port", "portID", port.ID, "ip", firstIP(port))
+		log.Info("Created port", "portID", port.ID, "ips", ips(port))
 		r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortCreated, "CreatePort",
-			"Created Neutron port %s (%s) bound to %s", port.ID, firstIP(port), pod.Spec.NodeName)
+			"Created Neutron port %s (%s) bound to %s", port.ID, ips(port), pod.Spec.NodeName)
 		return port, nil
 	}
-	port, hit, err := r.Pool.Acquire(ctx, r.poolKey(pod.Spec.NodeName), pod)
+	port, hit, err := r.Pool.Acquire(ctx, r.poolKey(pod.Spec.NodeName, t), pod)
 	if err != nil {
 		return nil, fmt.Errorf("getting a port: %w", err)
 	}
 	if hit {
-		log.Info("Took port from pool", "portID", port.ID, "ip", firstIP(port))
+		log.Info("Took port from pool", "portID", port.ID, "ips", ips(port))
 		r.event(pod, corev1.EventTypeNormal, ReasonPortFromPool, "TakePort",
-			"Took Neutron port %s (%s) from the pool of %s", port.ID, firstIP(port), pod.Spec.NodeName)
+			"Took Neutron port %s (%s) from the pool of %s", port.ID, ips(port), pod.Spec.NodeName)
 		return port, nil
 	}
-	log.Info("Created port (pool empty)", "portID", port.ID, "ip", firstIP(port))
+	log.Info("Created port (pool empty)", "portID", port.ID, "ips", ips(port))
 	r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortCreated, "CreatePort",
-		"Created Neutron port %s (%s) bound to %s (its pool was empty)", port.ID, firstIP(port), pod.Spec.NodeName)
+		"Created Neutron port %s (%s) bound to %s (its pool was empty)", port.ID, ips(port), pod.Spec.NodeName)
 	return port, nil
 }
 
-// poolKey is the pool of the pods of node: every pod port shares project, network and SGs.
-func (r *Reconciler) poolKey(node string) pool.Key {
-	return pool.NewKey(node, r.Network.ProjectID, r.Network.Network.ID, r.Network.SecurityGroups)
-}
-
-func (r *Reconciler) createOpts(pod *corev1.Pod) openstack.PortCreateOpts {
-	return openstack.PortCreateOpts{
-		Name:           pod.Name,
-		NetworkID:      r.Network.Network.ID,
-		ProjectID:      r.Network.ProjectID,
-		SubnetIDs:      []string{r.Network.Subnet.ID},
-		DeviceOwner:    openstack.DeviceOwnerKuryr,
-		DeviceID:       string(pod.UID),
-		HostID:         pod.Spec.NodeName,
-		SecurityGroups: r.Network.SecurityGroups,
-		Tags:           ownership.PortTags(r.ClusterID, string(pod.UID), r.ResourceTags),
-	}
-}
-
-// adopt returns the port created earlier for this pod but never recorded, or nil. If several
-// exist (only possible after a bug or an outside create), the oldest is kept and the others
-// deleted: they carry this pod's UID, so nobody else can be using them.
-func (r *Reconciler) adopt(ctx context.Context, pod *corev1.Pod) (*openstack.Port, error) {
-	ports, err := r.OpenStack.ListPorts(ctx, openstack.PortFilter{
-		DeviceID: string(pod.UID), DeviceOwner: openstack.DeviceOwnerKuryr,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking for an unrecorded port: %w", err)
-	}
-	if len(ports) == 0 {
-		return nil, nil
-	}
-	sort.SliceStable(ports, func(i, j int) bool { return ports[i].CreatedAt.Before(ports[j].CreatedAt) })
-	log := ctrl.LoggerFrom(ctx)
-	for _, extra := range ports[1:] {
-		log.Info("Deleting duplicate port of the pod", "portID", extra.ID)
-		if err := r.OpenStack.DeletePort(ctx, extra.ID); err != nil {
-			return nil, fmt.Errorf("deleting duplicate port %s: %w", extra.ID, err)
-		}
-	}
-	port := ports[0]
+// tagAdopted gives an adopted port the tags a created one has (a port of kuryr-kubernetes
+// has no cluster tag).
+func (r *Reconciler) tagAdopted(ctx context.Context, pod *corev1.Pod, port *neutron.Port) error {
 	want := ownership.PortTags(r.ClusterID, string(pod.UID), r.ResourceTags)
-	if missing := missingTags(port.Tags, want); len(missing) > 0 {
+	if missing := ownership.Missing(port.Tags, want); len(missing) > 0 {
 		tags := append(append([]string{}, port.Tags...), missing...)
-		if err := r.OpenStack.ReplacePortTags(ctx, port.ID, tags); err != nil {
-			return nil, fmt.Errorf("tagging adopted port %s: %w", port.ID, err)
+		if err := r.Neutron.ReplacePortTags(ctx, port.ID, tags); err != nil {
+			return fmt.Errorf("tagging adopted port %s: %w", port.ID, err)
 		}
 		port.Tags = tags
 	}
-	log.Info("Adopted existing port", "portID", port.ID)
+	ctrl.LoggerFrom(ctx).Info("Adopted existing port", "portID", port.ID)
 	r.event(pod, corev1.EventTypeNormal, apiv1.ReasonPortAdopted, "AdoptPort",
-		"Adopted existing Neutron port %s (%s)", port.ID, firstIP(&port))
-	return &port, nil
+		"Adopted existing Neutron port %s (%s)", port.ID, ips(port))
+	return nil
 }
 
-// ensureBinding re-triggers a failed binding by setting binding:host_id again (ML2 retries
-// binding_failed ports on update); after maxRebinds attempts the port is replaced.
-func (r *Reconciler) ensureBinding(ctx context.Context, pod *corev1.Pod, kp *apiv1.KuryrPort, port *openstack.Port) (ctrl.Result, bool, error) {
-	failed := port.VIFType == openstack.VIFTypeBindingFailed
-	if !failed && port.HostID == pod.Spec.NodeName {
-		return ctrl.Result{}, false, nil
+// convergeSecurityGroups sets the port's security groups to the pod's target. A pool port
+// not bound to the pod yet is left to the pool, which gives it the pod's identity.
+func (r *Reconciler) convergeSecurityGroups(ctx context.Context, pod *corev1.Pod, port *neutron.Port, t *podnet.Target) error {
+	if port.DeviceID != string(pod.UID) || t.SameSecurityGroups(port) {
+		return nil
 	}
-	n := 1
-	if v, ok := r.rebinds.Load(port.ID); ok {
-		n = v.(int) + 1
+	sgs := append([]string{}, t.SecurityGroups...)
+	if _, err := r.Neutron.UpdatePort(ctx, port.ID, neutron.PortUpdateOpts{SecurityGroups: &sgs}); err != nil {
+		return fmt.Errorf("setting the security groups of port %s: %w", port.ID, err)
 	}
-	if failed && n > maxRebinds {
-		r.event(pod, corev1.EventTypeWarning, ReasonBindingFailed, "RecreatePort",
-			"Binding of port %s to %s failed %d times; replacing the port", port.ID, pod.Spec.NodeName, maxRebinds)
-		if err := r.OpenStack.DeletePort(ctx, port.ID); err != nil {
-			res, err := r.openStackError(ctx, pod, kp, fmt.Errorf("deleting unbindable port: %w", err))
-			return res, true, err
-		}
-		r.rebinds.Delete(port.ID)
-		return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, true, nil
-	}
-	r.rebinds.Store(port.ID, n)
-	host := pod.Spec.NodeName
-	if _, err := r.OpenStack.UpdatePort(ctx, port.ID, openstack.PortUpdateOpts{HostID: &host}); err != nil {
-		res, err := r.openStackError(ctx, pod, kp, fmt.Errorf("re-binding port: %w", err))
-		return res, true, err
-	}
-	if failed {
-		r.event(pod, corev1.EventTypeWarning, ReasonBindingFailed, "RebindPort",
-			"Binding of port %s to %s failed; retrying (attempt %d)", port.ID, host, n)
-	}
-	return ctrl.Result{RequeueAfter: 4 * r.timing().ActivePoll}, true, nil
+	r.event(pod, corev1.EventTypeNormal, apiv1.ReasonSecurityGroupsUpdated, "UpdatePort",
+		"Security groups of port %s set to %s (were %s)", port.ID, strings.Join(sgs, ","), strings.Join(port.SecurityGroups, ","))
+	port.SecurityGroups = sgs
+	return nil
 }
 
-// release deletes the ports of kp, then drops the KuryrPort finalizer (deleting the
-// KuryrPort) and, if the pod itself is going or done, the pod finalizer.
-func (r *Reconciler) release(ctx context.Context, pod *corev1.Pod, kp *apiv1.KuryrPort) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
-	uid := kp.Spec.PodUID
-	ids := map[string]bool{}
-	for _, v := range kp.Status.VIFs {
-		if v.VIF.ID != "" {
-			ids[v.VIF.ID] = true
-		}
-	}
-	if id, ok := r.known.Load(uid); ok {
-		ids[id.(string)] = true
-	}
-	if len(ids) == 0 && uid != "" {
-		// Nothing recorded: a create may still have happened before a crash.
-		ports, err := r.OpenStack.ListPorts(ctx, openstack.PortFilter{DeviceID: uid, DeviceOwner: openstack.DeviceOwnerKuryr})
-		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("looking for ports to release: %w", err)
-		}
-		for _, p := range ports {
-			ids[p.ID] = true
-		}
-	}
-	for id := range ids {
-		var err error
-		if r.Pool != nil {
-			err = r.Pool.Release(ctx, &openstack.Port{ID: id}, r.poolKey(kp.Spec.PodNodeName))
-		} else {
-			err = r.OpenStack.DeletePort(ctx, id)
-		}
-		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("releasing port %s: %w", id, err)
-		}
-		metrics.PortsManaged.Dec()
-		log.Info("Released port", "portID", id)
-	}
-	r.known.Delete(uid)
-	r.ownCreates.Delete(uid)
-	for id := range ids {
-		r.rebinds.Delete(id)
-		if r.Active != nil {
-			r.Active.Done(id)
-		}
-	}
-	if err := r.removeKuryrPortFinalizer(ctx, kp); err != nil {
-		return ctrl.Result{}, err
-	}
-	if kp.DeletionTimestamp == nil {
-		err := r.Client.Delete(ctx, kp, client.Preconditions{UID: &kp.UID})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return ctrl.Result{}, fmt.Errorf("deleting KuryrPort: %w", err)
-		}
-	} else if pod != nil && string(pod.UID) == uid && pod.DeletionTimestamp == nil && !completed(pod) {
-		r.event(pod, corev1.EventTypeWarning, apiv1.ReasonReleasing, "ReleasePort",
-			"KuryrPort was deleted while the pod is running; its port was released and a new one will be created")
-	}
-	if pod != nil && string(pod.UID) == uid && (pod.DeletionTimestamp != nil || completed(pod) || pod.Spec.HostNetwork) {
-		if err := r.removePodFinalizer(ctx, pod); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, nil
-}
-
-// pollInterval grows with the time the port has been waiting for ACTIVE, so pods whose
-// node never plugs them do not keep Neutron busy.
-func (r *Reconciler) pollInterval(kp *apiv1.KuryrPort) time.Duration {
-	base := r.timing().ActivePoll
-	waiting := time.Duration(0)
-	if c := findCondition(kp.Status.Conditions, apiv1.ConditionProgressing); c != nil {
-		waiting = time.Since(c.LastTransitionTime.Time)
-	}
-	switch {
-	case waiting < 5*time.Second:
-		return base
-	case waiting < 30*time.Second:
-		return 2 * base
-	case waiting < 2*time.Minute:
-		return 10 * base
-	default:
-		return 60 * base
-	}
-}
-
-func firstIP(p *openstack.Port) string {
-	ips := make([]string, 0, len(p.FixedIPs))
+// ips lists the port's addresses.
+func ips(p *neutron.Port) string {
+	out := make([]string, 0, len(p.FixedIPs))
 	for _, ip := range p.FixedIPs {
-		ips = append(ips, ip.IPAddress)
+		out = append(out, ip.IPAddress)
 	}
-	return strings.Join(ips, ",")
-}
-
-func missingTags(have, want []string) []string {
-	set := map[string]bool{}
-	for _, t := range have {
-		set[t] = true
-	}
-	var out []string
-	for _, t := range want {
-		if !set[t] {
-			out = append(out, t)
-		}
-	}
-	return out
+	return strings.Join(out, ",")
 }

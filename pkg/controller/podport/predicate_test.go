@@ -24,11 +24,12 @@ func TestPodPredicateUpdates(t *testing.T) {
 		want     bool
 	}{
 		{"scheduled", newPod("p", "u", unscheduled), newPod("p", "u"), true},
-		{"our finalizer added (our own write)", newPod("p", "u"), newPod("p", "u", withFinalizer), false},
-		{"our finalizer removed by someone", newPod("p", "u", withFinalizer), newPod("p", "u"), true},
-		{"deletion started", newPod("p", "u", withFinalizer), newPod("p", "u", withFinalizer, deleting), true},
-		{"completed", newPod("p", "u", withFinalizer), newPod("p", "u", withFinalizer, succeeded), true},
-		{"status only", newPod("p", "u", withFinalizer), newPod("p", "u", withFinalizer, ready), false},
+		{"kuryr-kubernetes finalizer (removed on sight)", newPod("p", "u"), newPod("p", "u", withFinalizer), true},
+		{"deletion started", newPod("p", "u", running), newPod("p", "u", running, deleting), true},
+		{"containers of a terminating pod stopped", newPod("p", "u", running, deleting), newPod("p", "u", stopped, deleting), true},
+		{"containers of a running pod stopped", newPod("p", "u", running), newPod("p", "u", stopped), false},
+		{"completed", newPod("p", "u"), newPod("p", "u", succeeded), true},
+		{"status only", newPod("p", "u"), newPod("p", "u", ready), false},
 		{"unscheduled, no finalizer", newPod("p", "u", unscheduled), newPod("p", "u", unscheduled, ready), false},
 	}
 	pred := podPredicate()

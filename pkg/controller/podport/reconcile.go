@@ -3,10 +3,9 @@ package podport
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,50 +31,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-
-	// A KuryrPort that no longer belongs to a live, running pod gives its ports back first.
-	if kp != nil && mustRelease(pod, kp) {
-		if res, err := r.release(ctx, pod, kp); err != nil || !res.IsZero() {
-			return res, err
-		}
-		if pod != nil && string(pod.UID) != kp.Spec.PodUID && !pod.Spec.HostNetwork && pod.DeletionTimestamp == nil {
-			// The pod was re-created under the same name: start over once the cache has
-			// seen the old KuryrPort go.
-			return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
-		}
-		kp = nil
-	}
-	if pod == nil {
-		return ctrl.Result{}, nil
-	}
-	if !managed(pod) || pod.DeletionTimestamp != nil || completed(pod) {
-		if kp != nil { // belongs to this pod but could not be released yet
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, r.removePodFinalizer(ctx, pod)
-	}
-
-	// The pod finalizer and the KuryrPort are independent writes: a new pod gets both at once
-	// (one API round trip less before its VIF is recorded). Neither touches OpenStack, and
-	// ensurePort runs only once both are in place.
-	fresh := false
-	if kp == nil {
-		var finErr error
-		var wg sync.WaitGroup
-		wg.Add(1)
-		patched := pod.DeepCopy() // the patch writes the response into its object
-		go func() { defer wg.Done(); finErr = r.addPodFinalizer(ctx, patched) }()
-		kp, fresh, err = r.createKuryrPort(ctx, pod)
-		wg.Wait()
-		if err = errors.Join(finErr, err); err != nil {
+	if pod != nil && hasFinalizer(pod, apiv1.PodFinalizer) {
+		// kuryr-kubernetes held pods until their port was released; kuryr-go does not.
+		if err := r.removePodFinalizer(ctx, pod); err != nil {
 			return ctrl.Result{}, err
 		}
-		if kp == nil { // an old KuryrPort is still being removed
-			log.V(1).Info("Waiting for the previous KuryrPort to go away")
-			return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
+	}
+
+	if kp != nil {
+		switch {
+		case r.portUnused(pod, kp):
+			if res, err := r.release(ctx, pod, kp); err != nil || !res.IsZero() {
+				return res, err
+			}
+			if pod != nil && string(pod.UID) != kp.Spec.PodUID && managed(pod) && pod.DeletionTimestamp == nil {
+				// The pod was re-created under the same name: start over once the cache has
+				// seen the old KuryrPort go.
+				return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
+			}
+			return ctrl.Result{}, nil
+		case kp.DeletionTimestamp != nil:
+			return r.keepPort(ctx, pod, kp)
+		case pod.DeletionTimestamp != nil:
+			// Terminating: the containers may still run (preStop hooks, draining). The
+			// update that reports them stopped brings the pod back here.
+			deadline := pod.DeletionTimestamp.Add(r.timing().TerminationMargin)
+			return ctrl.Result{RequeueAfter: max(deadline.Sub(r.now()), time.Second)}, nil
+		case !managed(pod):
+			// A KuryrPort prepared before the pod was scheduled keeps its port.
+			return ctrl.Result{}, nil
 		}
-	} else if err := r.addPodFinalizer(ctx, pod); err != nil {
+		return r.ensurePort(ctx, pod, kp, false)
+	}
+	if pod == nil || !managed(pod) || pod.DeletionTimestamp != nil || completed(pod) {
+		return ctrl.Result{}, nil
+	}
+	kp, fresh, err := r.createKuryrPort(ctx, pod)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if kp == nil { // an old KuryrPort is still being removed
+		log.V(1).Info("Waiting for the previous KuryrPort to go away")
+		return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
 	}
 	return r.ensurePort(ctx, pod, kp, fresh)
 }
@@ -112,43 +109,51 @@ func completed(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }
 
+// containersStopped reports whether none of the pod's containers runs any more, as far as
+// its status tells: a pod that never started has nothing running, a running pod whose
+// statuses are not reported yet is taken as running.
+func containersStopped(pod *corev1.Pod) bool {
+	if completed(pod) {
+		return true
+	}
+	statuses := append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...)
+	if len(statuses) == 0 {
+		return pod.Status.Phase == corev1.PodPending || pod.Status.Phase == ""
+	}
+	for _, cs := range statuses {
+		if cs.State.Running != nil || (cs.State.Terminated == nil && cs.State.Waiting == nil) {
+			return false
+		}
+	}
+	return true
+}
+
 func hasFinalizer(o metav1.Object, f string) bool { return slices.Contains(o.GetFinalizers(), f) }
 
-// mustRelease reports whether kp's ports have to be given back: the pod is gone, was
-// re-created under the same name, is terminating or completed, or the KuryrPort is deleted.
-// A pod without a node keeps its KuryrPort: nodeName is never unset, so this only happens
-// when the objects were prepared ahead of scheduling, and the port can still be used.
-func mustRelease(pod *corev1.Pod, kp *apiv1.KuryrPort) bool {
-	return pod == nil || string(pod.UID) != kp.Spec.PodUID || pod.DeletionTimestamp != nil ||
-		completed(pod) || pod.Spec.HostNetwork || kp.DeletionTimestamp != nil
+// portUnused reports whether kp's port has to be given back: the pod is gone, was
+// re-created under the same name, runs on the host network, is done, or is terminating
+// and its containers have stopped (or its deadline plus the margin has passed: its node
+// is not answering).
+func (r *Reconciler) portUnused(pod *corev1.Pod, kp *apiv1.KuryrPort) bool {
+	if pod == nil || string(pod.UID) != kp.Spec.PodUID || pod.Spec.HostNetwork || completed(pod) {
+		return true
+	}
+	if pod.DeletionTimestamp == nil {
+		return false
+	}
+	return containersStopped(pod) || r.now().After(pod.DeletionTimestamp.Add(r.timing().TerminationMargin))
 }
 
-// addPodFinalizer adds our finalizer with a strategic merge patch, which appends to the
-// list without clobbering finalizers added concurrently and without resourceVersion conflicts.
-func (r *Reconciler) addPodFinalizer(ctx context.Context, pod *corev1.Pod) error {
-	if hasFinalizer(pod, apiv1.PodFinalizer) {
-		return nil
-	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"finalizers": []string{apiv1.PodFinalizer}, "uid": pod.UID,
-	}})
-	if err := r.Client.Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil {
-		return fmt.Errorf("adding pod finalizer: %w", err)
-	}
-	return nil
-}
-
+// removePodFinalizer removes the pod finalizer of kuryr-kubernetes with a strategic merge
+// patch (no resourceVersion conflicts, other finalizers kept).
 func (r *Reconciler) removePodFinalizer(ctx context.Context, pod *corev1.Pod) error {
-	if !hasFinalizer(pod, apiv1.PodFinalizer) {
-		return nil
-	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 		"$deleteFromPrimitiveList/finalizers": []string{apiv1.PodFinalizer}, "uid": pod.UID,
 	}})
 	if err := r.Client.Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("removing pod finalizer: %w", err)
+		return fmt.Errorf("removing the kuryr-kubernetes pod finalizer: %w", err)
 	}
-	ctrl.LoggerFrom(ctx).V(1).Info("Removed pod finalizer")
+	ctrl.LoggerFrom(ctx).V(1).Info("Removed the kuryr-kubernetes pod finalizer")
 	return nil
 }
 
@@ -173,6 +178,7 @@ func (r *Reconciler) removeKuryrPortFinalizer(ctx context.Context, kp *apiv1.Kur
 // createKuryrPort creates the pod's KuryrPort. It returns nil (and no error) when a KuryrPort
 // of an earlier pod with the same name still exists; fresh is true when this call created it.
 func (r *Reconciler) createKuryrPort(ctx context.Context, pod *corev1.Pod) (*apiv1.KuryrPort, bool, error) {
+	ctrlTrue := true
 	kp := &apiv1.KuryrPort{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:       pod.Name,
@@ -180,7 +186,7 @@ func (r *Reconciler) createKuryrPort(ctx context.Context, pod *corev1.Pod) (*api
 			Labels:     map[string]string{apiv1.NodeNameLabel: pod.Spec.NodeName},
 			Finalizers: []string{apiv1.KuryrPortFinalizer},
 			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID,
+				APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID, Controller: &ctrlTrue,
 			}},
 		},
 		Spec: apiv1.KuryrPortSpec{
@@ -189,14 +195,16 @@ func (r *Reconciler) createKuryrPort(ctx context.Context, pod *corev1.Pod) (*api
 			PodStatic:   pod.Annotations[staticPodAnnotation] != "",
 		},
 	}
-	r.ownCreates.Store(string(pod.UID), struct{}{})
+	uid := string(pod.UID)
+	r.update(uid, func(rec *record) { rec.ownCreate = true })
 	err := r.Client.Create(ctx, kp)
 	if err == nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("Created KuryrPort")
 		return kp, true, nil
 	}
+	r.update(uid, func(rec *record) { rec.ownCreate = false })
+	r.forgetIfEmpty(uid)
 	if !apierrors.IsAlreadyExists(err) {
-		r.ownCreates.Delete(string(pod.UID))
 		return nil, false, fmt.Errorf("creating KuryrPort: %w", err)
 	}
 	// The cache has not seen it yet: read it from the API server.
@@ -211,7 +219,7 @@ func (r *Reconciler) createKuryrPort(ctx context.Context, pod *corev1.Pod) (*api
 		}
 		return nil, false, fmt.Errorf("reading existing KuryrPort: %w", err)
 	}
-	if existing.Spec.PodUID != string(pod.UID) {
+	if existing.Spec.PodUID != uid {
 		return nil, false, nil
 	}
 	return existing, false, nil

@@ -11,6 +11,7 @@ import (
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // TestCreatesPortWithKuryrFields checks the whole happy path: finalizer, KuryrPort, one port
@@ -21,8 +22,8 @@ func TestCreatesPortWithKuryrFields(t *testing.T) {
 	if res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
 		t.Errorf("RequeueAfter = %v, want a short ACTIVE poll", res.RequeueAfter)
 	}
-	if pod := e.pod(testPod); !hasFinalizer(pod, apiv1.PodFinalizer) {
-		t.Errorf("pod finalizers = %v", pod.Finalizers)
+	if pod := e.pod(testPod); len(pod.Finalizers) != 0 {
+		t.Errorf("pod finalizers = %v, want none", pod.Finalizers)
 	}
 	kp := e.kp(testPod)
 	if kp == nil {
@@ -70,7 +71,7 @@ func TestCreatesPortWithKuryrFields(t *testing.T) {
 	if n := e.os.Calls("create port"); n != 1 {
 		t.Errorf("%d creates, want 1", n)
 	}
-	e.os.SetPortStatus(p.ID, openstack.PortStatusActive, "")
+	e.os.SetPortStatus(p.ID, neutron.PortStatusActive, "")
 	if res := e.mustReconcile(testPod); !res.IsZero() {
 		t.Errorf("result after ACTIVE = %+v, want done", res)
 	}
@@ -118,8 +119,8 @@ func TestAdoptsPortAfterCrash(t *testing.T) {
 		Spec:       apiv1.KuryrPortSpec{PodUID: testUID, PodNodeName: testNode},
 	}
 	e := newEnv(t, nil, pod, kp)
-	orphan := e.os.AddPort(openstack.Port{Name: testPod, DeviceID: testUID, DeviceOwner: "compute:kuryr",
-		HostID: testNode, NetworkID: "net-1", Status: "DOWN", Tags: []string{"kuryr.openstack.org/cluster=test-cluster"}})
+	orphan := e.os.AddPort(neutron.Port{Name: testPod, DeviceID: testUID, DeviceOwner: "compute:kuryr",
+		HostID: testNode, NetworkID: "net-1", ProjectID: "proj-1", Status: "DOWN", Tags: []string{"kuryr.openstack.org/cluster=test-cluster"}})
 	e.mustReconcile(testPod)
 	if n := e.os.Calls("create port"); n != 0 {
 		t.Fatalf("%d creates after crash, want 0 (adoption)", n)
@@ -144,7 +145,7 @@ func TestListErrorNeverCreates(t *testing.T) {
 		Spec:       apiv1.KuryrPortSpec{PodUID: testUID, PodNodeName: testNode},
 	}
 	e := newEnv(t, nil, pod, kp)
-	e.os.Fail = func(op string) error {
+	e.os.Fail = func(op openstack.Op) error {
 		if op == "list ports" {
 			return openstack.NewError(op, openstack.ClassTransient, "503 Service Unavailable")
 		}
@@ -161,7 +162,7 @@ func TestListErrorNeverCreates(t *testing.T) {
 
 func TestTransientCreateErrorBacksOff(t *testing.T) {
 	e := newEnv(t, nil, newPod(testPod, testUID))
-	e.os.Fail = func(op string) error {
+	e.os.Fail = func(op openstack.Op) error {
 		if op == "create port" {
 			return openstack.NewError(op, openstack.ClassTransient, "connection refused")
 		}
@@ -199,7 +200,7 @@ func TestRecreatesPortDeletedBehindOurBack(t *testing.T) {
 func TestQuotaExceededReportsAndRetriesSlowly(t *testing.T) {
 	e := newEnv(t, nil, newPod(testPod, testUID))
 	e.os.PortQuota = 1
-	e.os.AddPort(openstack.Port{Name: "someone-else"})
+	e.os.AddPort(neutron.Port{Name: "someone-else"})
 	res, err := e.reconcile(testPod)
 	if err != nil {
 		t.Fatalf("quota must not be a back-off error: %v", err)
@@ -235,7 +236,7 @@ func TestSubnetExhaustedAndTerminalErrors(t *testing.T) {
 		{openstack.ClassTerminal, apiv1.ReasonOpenStackError, DefaultTiming.TerminalRetry},
 	} {
 		e := newEnv(t, nil, newPod(testPod, testUID))
-		e.os.Fail = func(op string) error {
+		e.os.Fail = func(op openstack.Op) error {
 			if op == "create port" {
 				return openstack.NewError(op, tc.class, "no")
 			}
@@ -255,7 +256,7 @@ func TestBindingFailedIsRetriggered(t *testing.T) {
 	e := newEnv(t, nil, newPod(testPod, testUID))
 	e.mustReconcile(testPod)
 	id := e.kp(testPod).Status.VIFs["eth0"].VIF.ID
-	e.os.SetPortStatus(id, "DOWN", openstack.VIFTypeBindingFailed)
+	e.os.SetPortStatus(id, "DOWN", neutron.VIFTypeBindingFailed)
 	e.mustReconcile(testPod)
 	if n := e.os.Calls("update port"); n != 1 {
 		t.Fatalf("%d port updates, want 1 re-bind", n)
@@ -265,7 +266,7 @@ func TestBindingFailedIsRetriggered(t *testing.T) {
 	}
 	// Still failing after maxRebinds attempts: the port is replaced.
 	for i := 0; i < maxRebinds+1; i++ {
-		e.os.SetPortStatus(id, "DOWN", openstack.VIFTypeBindingFailed)
+		e.os.SetPortStatus(id, "DOWN", neutron.VIFTypeBindingFailed)
 		e.mustReconcile(testPod)
 	}
 	e.mustReconcile(testPod)

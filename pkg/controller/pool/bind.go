@@ -6,8 +6,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 const (
@@ -24,7 +25,7 @@ type bindRequest struct {
 // name, device_id = pod UID, tags = cluster + pod-uid (the pool tag goes). Call it only
 // after the port is recorded in the pod's KuryrPort: until the update lands, the recorded
 // ID is what ties the port to the pod. Calling it again for the same port is harmless.
-func (m *Manager) Bind(port *openstack.Port, pod *corev1.Pod) {
+func (m *Manager) Bind(port *neutron.Port, pod *corev1.Pod) {
 	uid := string(pod.UID)
 	e := m.entry(port.ID)
 	switch e.state.Load() {
@@ -102,9 +103,9 @@ func (m *Manager) bind(ctx context.Context, req bindRequest) {
 	cctx, cancel := context.WithTimeout(ctx, bindTimeout)
 	defer cancel()
 	name, deviceID := req.podName, req.podUID
-	_, err := m.o.OpenStack.UpdatePort(cctx, req.portID, openstack.PortUpdateOpts{Name: &name, DeviceID: &deviceID})
+	_, err := m.o.Neutron.UpdatePort(cctx, req.portID, neutron.PortUpdateOpts{Name: &name, DeviceID: &deviceID})
 	if err == nil {
-		err = m.o.OpenStack.ReplacePortTags(cctx, req.portID, ownership.PortTags(m.o.Spec.ClusterID, req.podUID, m.o.Spec.ResourceTags))
+		err = m.o.Neutron.ReplacePortTags(cctx, req.portID, ownership.PortTags(m.o.Spec.ClusterID, req.podUID, m.o.Spec.ResourceTags))
 	}
 	switch {
 	case err == nil:

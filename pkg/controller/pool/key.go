@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // Key identifies a pool: the ports of one node, project and network with one set of
@@ -27,7 +27,7 @@ func NewKey(node, projectID, networkID string, sgs []string) Key {
 }
 
 // KeyOf is the key of the pool a port belongs to.
-func KeyOf(p *openstack.Port) Key {
+func KeyOf(p *neutron.Port) Key {
 	return NewKey(p.HostID, p.ProjectID, p.NetworkID, p.SecurityGroups)
 }
 
@@ -50,15 +50,15 @@ type Spec struct {
 
 // PoolPortOpts returns the create options of n free pool ports for key: bound to the
 // node, owned by compute:kuryr, named kuryr-pool-port and tagged as free pool ports.
-func (s Spec) PoolPortOpts(key Key, n int) []openstack.PortCreateOpts {
-	out := make([]openstack.PortCreateOpts, 0, n)
+func (s Spec) PoolPortOpts(key Key, n int) []neutron.PortCreateOpts {
+	out := make([]neutron.PortCreateOpts, 0, n)
 	for range n {
-		out = append(out, openstack.PortCreateOpts{
+		out = append(out, neutron.PortCreateOpts{
 			Name:           ownership.PoolPortName,
 			NetworkID:      key.NetworkID,
 			ProjectID:      key.ProjectID,
 			SubnetIDs:      slices.Clone(s.Subnets[key.NetworkID]),
-			DeviceOwner:    openstack.DeviceOwnerKuryr,
+			DeviceOwner:    neutron.DeviceOwnerKuryr,
 			HostID:         key.Node,
 			SecurityGroups: key.SecurityGroups(),
 			Tags:           ownership.PoolPortTags(s.ClusterID, s.ResourceTags),
@@ -69,13 +69,13 @@ func (s Spec) PoolPortOpts(key Key, n int) []openstack.PortCreateOpts {
 
 // PodPortOpts returns the create options of a port made for one pod when its pool is
 // empty: the same fields a pod port has after it left a pool.
-func (s Spec) PodPortOpts(key Key, podName, podUID string) openstack.PortCreateOpts {
-	return openstack.PortCreateOpts{
+func (s Spec) PodPortOpts(key Key, podName, podUID string) neutron.PortCreateOpts {
+	return neutron.PortCreateOpts{
 		Name:           podName,
 		NetworkID:      key.NetworkID,
 		ProjectID:      key.ProjectID,
 		SubnetIDs:      slices.Clone(s.Subnets[key.NetworkID]),
-		DeviceOwner:    openstack.DeviceOwnerKuryr,
+		DeviceOwner:    neutron.DeviceOwnerKuryr,
 		DeviceID:       podUID,
 		HostID:         key.Node,
 		SecurityGroups: key.SecurityGroups(),
@@ -86,7 +86,7 @@ func (s Spec) PodPortOpts(key Key, podName, podUID string) openstack.PortCreateO
 // IsFreePoolPort reports whether p looks like a free pool port of the cluster: tagged as
 // such, owned by compute:kuryr and bound to a node. It may be ACTIVE: nodes plug their free
 // ports ahead of the pods ([vif_pool] ports_pool_preplug).
-func IsFreePoolPort(p *openstack.Port, clusterID string) bool {
+func IsFreePoolPort(p *neutron.Port, clusterID string) bool {
 	return p.HasTag(ownership.PoolTag) && p.HasTag(ownership.ClusterTag(clusterID)) &&
-		p.DeviceOwner == openstack.DeviceOwnerKuryr && p.HostID != ""
+		p.DeviceOwner == neutron.DeviceOwnerKuryr && p.HostID != ""
 }

@@ -32,14 +32,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // Options configure a Manager.
 type Options struct {
-	OpenStack openstack.Client
+	Neutron neutron.Client
 	// Reader lists KuryrPorts (normally the manager's cache).
 	Reader client.Reader
 	// WaitForCache blocks until Reader has synced; may be nil.
@@ -66,7 +67,7 @@ type Options struct {
 	// are then ACTIVE in Neutron, not DOWN.
 	Writer client.Client
 	// VIFOf turns a free port into the VIF the daemon plugs; false leaves it out.
-	VIFOf func(*openstack.Port) (apiv1.VIF, bool)
+	VIFOf func(*neutron.Port) (apiv1.VIF, bool)
 	// PublishInterval is the least time between two writes of the KuryrPortPools.
 	PublishInterval time.Duration
 	Log             logr.Logger
@@ -135,8 +136,8 @@ func (e *entry) set(state int32) {
 type pool struct {
 	key       Key
 	mu        sync.Mutex
-	free      []openstack.Port
-	recycling map[string]openstack.Port
+	free      []neutron.Port
+	recycling map[string]neutron.Port
 	refilling bool
 	notBefore time.Time
 	failures  int
@@ -179,7 +180,7 @@ func (m *Manager) pool(key Key) *pool {
 	if p, ok := m.pools.Load(key); ok {
 		return p.(*pool)
 	}
-	p, _ := m.pools.LoadOrStore(key, &pool{key: key, recycling: map[string]openstack.Port{}})
+	p, _ := m.pools.LoadOrStore(key, &pool{key: key, recycling: map[string]neutron.Port{}})
 	return p.(*pool)
 }
 
@@ -195,7 +196,7 @@ func (m *Manager) entry(id string) *entry {
 // right away when the pool is empty (miss). Either way the pool is refilled in the
 // background when it is below ports_pool_min. A hit still carries the pool's name and
 // tags: record it, then call Bind. It waits for the pools to be recovered.
-func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*openstack.Port, bool, error) {
+func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*neutron.Port, bool, error) {
 	select {
 	case <-m.ready:
 	case <-ctx.Done():
@@ -204,7 +205,7 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*opens
 	m.lastAcquire.Store(time.Now().UnixNano())
 	uid := string(pod.UID)
 	p := m.pool(key)
-	var port *openstack.Port
+	var port *neutron.Port
 	p.mu.Lock()
 	if len(p.free) > 0 {
 		taken := p.free[0]
@@ -224,7 +225,7 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*opens
 		return port, true, nil
 	}
 	metrics.PoolRequests.WithLabelValues("miss").Inc()
-	created, err := m.o.OpenStack.CreatePort(ctx, m.o.Spec.PodPortOpts(key, pod.Name, uid))
+	created, err := m.o.Neutron.CreatePort(ctx, m.o.Spec.PodPortOpts(key, pod.Name, uid))
 	if err != nil {
 		return nil, false, fmt.Errorf("creating a port for the pod (pool %s empty): %w", key.Node, err)
 	}
@@ -238,7 +239,7 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*opens
 // name kuryr-pool-port, device_id cleared, pod-uid tag replaced by the pool tag. If the
 // pool already holds ports_pool_max ports, the port is deleted instead. A port that is
 // gone counts as released. It becomes free once Neutron reports it DOWN (next sync).
-func (m *Manager) Release(ctx context.Context, port *openstack.Port, key Key) error {
+func (m *Manager) Release(ctx context.Context, port *neutron.Port, key Key) error {
 	e := m.entry(port.ID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -250,12 +251,12 @@ func (m *Manager) Release(ctx context.Context, port *openstack.Port, key Key) er
 	}
 	full := m.o.Max > 0 && len(p.free)+len(p.recycling) >= m.o.Max
 	if !full {
-		p.recycling[port.ID] = openstack.Port{ID: port.ID} // reserve the place
+		p.recycling[port.ID] = neutron.Port{ID: port.ID} // reserve the place
 	}
 	p.mu.Unlock()
 
 	if full {
-		if err := m.o.OpenStack.DeletePort(ctx, port.ID); err != nil {
+		if err := m.o.Neutron.DeletePort(ctx, port.ID); err != nil {
 			return fmt.Errorf("deleting port %s (pool %s full): %w", port.ID, key.Node, err)
 		}
 		m.ports.Delete(port.ID)
@@ -283,9 +284,9 @@ func (m *Manager) Release(ctx context.Context, port *openstack.Port, key Key) er
 }
 
 // reset turns a pod port back into a free pool port; nil and no error if it is gone.
-func (m *Manager) reset(ctx context.Context, id string, key Key) (*openstack.Port, error) {
+func (m *Manager) reset(ctx context.Context, id string, key Key) (*neutron.Port, error) {
 	name, deviceID, sgs := ownership.PoolPortName, "", key.SecurityGroups()
-	updated, err := m.o.OpenStack.UpdatePort(ctx, id, openstack.PortUpdateOpts{Name: &name, DeviceID: &deviceID, SecurityGroups: &sgs})
+	updated, err := m.o.Neutron.UpdatePort(ctx, id, neutron.PortUpdateOpts{Name: &name, DeviceID: &deviceID, SecurityGroups: &sgs})
 	if openstack.IsNotFound(err) {
 		return nil, nil
 	}
@@ -293,7 +294,7 @@ func (m *Manager) reset(ctx context.Context, id string, key Key) (*openstack.Por
 		return nil, fmt.Errorf("resetting port %s for its pool: %w", id, err)
 	}
 	tags := ownership.PoolPortTags(m.o.Spec.ClusterID, m.o.Spec.ResourceTags)
-	if err := m.o.OpenStack.ReplacePortTags(ctx, id, tags); err != nil {
+	if err := m.o.Neutron.ReplacePortTags(ctx, id, tags); err != nil {
 		if openstack.IsNotFound(err) {
 			return nil, nil
 		}

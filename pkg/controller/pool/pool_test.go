@@ -16,9 +16,10 @@ import (
 	crfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 const (
@@ -48,7 +49,7 @@ func reader(objs ...client.Object) client.Reader {
 
 type harness struct {
 	t   *testing.T
-	os  *fake.Client
+	os  *fake.Neutron
 	m   *Manager
 	ctx context.Context
 }
@@ -60,7 +61,7 @@ func newHarness(t *testing.T, min, maxPorts, batch int, objs ...client.Object) *
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	m := New(Options{
-		OpenStack: osc, Reader: reader(objs...),
+		Neutron: osc, Reader: reader(objs...),
 		Spec: Spec{ClusterID: cluster, ResourceTags: []string{"extra"}, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
 		Min:  min, Max: maxPorts, Batch: batch,
 		SyncPeriod: time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
@@ -86,12 +87,12 @@ func (h *harness) eventually(what string, cond func() bool) {
 }
 
 // freePort adds a free pool port of testKey to the fake Neutron.
-func (h *harness) freePort(mutate ...func(*openstack.Port)) openstack.Port {
-	p := openstack.Port{
+func (h *harness) freePort(mutate ...func(*neutron.Port)) neutron.Port {
+	p := neutron.Port{
 		Name: ownership.PoolPortName, NetworkID: "net-1", ProjectID: "proj-1", HostID: node,
-		DeviceOwner: openstack.DeviceOwnerKuryr, Status: openstack.PortStatusDown,
+		DeviceOwner: neutron.DeviceOwnerKuryr, Status: neutron.PortStatusDown,
 		SecurityGroups: []string{"sg-1", "sg-2"}, Tags: ownership.PoolPortTags(cluster, nil),
-		FixedIPs: []openstack.FixedIP{{SubnetID: "subnet-1", IPAddress: "10.0.0.70"}},
+		FixedIPs: []neutron.FixedIP{{SubnetID: "subnet-1", IPAddress: "10.0.0.70"}},
 	}
 	for _, f := range mutate {
 		f(&p)
@@ -99,7 +100,7 @@ func (h *harness) freePort(mutate ...func(*openstack.Port)) openstack.Port {
 	return h.os.AddPort(p)
 }
 
-func (h *harness) port(id string) openstack.Port {
+func (h *harness) port(id string) neutron.Port {
 	h.t.Helper()
 	p, err := h.os.GetPort(context.Background(), id)
 	if err != nil {
@@ -133,7 +134,7 @@ func TestAcquireMissCreatesThePodsPortAtOnce(t *testing.T) {
 		t.Fatalf("Acquire = %v, %v, %v; want a miss", port, hit, err)
 	}
 	want := ownership.PortTags(cluster, "uid-1", []string{"extra"})
-	if port.Name != "web" || port.DeviceID != "uid-1" || port.HostID != node || port.DeviceOwner != openstack.DeviceOwnerKuryr ||
+	if port.Name != "web" || port.DeviceID != "uid-1" || port.HostID != node || port.DeviceOwner != neutron.DeviceOwnerKuryr ||
 		!slices.Equal(port.Tags, want) || !slices.Equal(port.SecurityGroups, []string{"sg-1", "sg-2"}) {
 		t.Errorf("port = %+v", port)
 	}
@@ -156,7 +157,7 @@ func TestRefillBelowMinWithOneBulkCall(t *testing.T) {
 		}
 		if p.Name != ownership.PoolPortName || p.HostID != node || p.DeviceID != "" ||
 			!slices.Equal(p.Tags, ownership.PoolPortTags(cluster, []string{"extra"})) ||
-			!slices.Equal(p.FixedIPs[0:1], []openstack.FixedIP{{SubnetID: "subnet-1", IPAddress: p.FixedIPs[0].IPAddress}}) {
+			!slices.Equal(p.FixedIPs[0:1], []neutron.FixedIP{{SubnetID: "subnet-1", IPAddress: p.FixedIPs[0].IPAddress}}) {
 			t.Errorf("pool port = %+v", p)
 		}
 	}
@@ -209,13 +210,13 @@ func TestBindGivesThePortThePodsIdentity(t *testing.T) {
 
 func TestReleaseReturnsThePortWithResetFields(t *testing.T) {
 	h := newHarness(t, 0, 0, 1)
-	used := h.os.AddPort(openstack.Port{
+	used := h.os.AddPort(neutron.Port{
 		Name: "web", NetworkID: "net-1", ProjectID: "proj-1", HostID: node, DeviceID: "uid-1",
-		DeviceOwner: openstack.DeviceOwnerKuryr, Status: openstack.PortStatusActive,
+		DeviceOwner: neutron.DeviceOwnerKuryr, Status: neutron.PortStatusActive,
 		SecurityGroups: []string{"sg-np"}, Tags: ownership.PortTags(cluster, "uid-1", []string{"extra"}),
 	})
 	h.start()
-	if err := h.m.Release(h.ctx, &openstack.Port{ID: used.ID}, testKey); err != nil {
+	if err := h.m.Release(h.ctx, &neutron.Port{ID: used.ID}, testKey); err != nil {
 		t.Fatal(err)
 	}
 	got := h.port(used.ID)
@@ -227,7 +228,7 @@ func TestReleaseReturnsThePortWithResetFields(t *testing.T) {
 	if _, err := h.m.sync(h.ctx); err != nil || h.m.Free(testKey) != 0 {
 		t.Fatalf("sync: %v, free = %d; want 0 while ACTIVE", err, h.m.Free(testKey))
 	}
-	h.os.SetPortStatus(used.ID, openstack.PortStatusDown, "")
+	h.os.SetPortStatus(used.ID, neutron.PortStatusDown, "")
 	if _, err := h.m.sync(h.ctx); err != nil || h.m.Free(testKey) != 1 {
 		t.Fatalf("sync: %v, free = %d; want 1 once DOWN", err, h.m.Free(testKey))
 	}
@@ -239,9 +240,9 @@ func TestReleaseReturnsThePortWithResetFields(t *testing.T) {
 func TestReleaseAboveMaxDeletes(t *testing.T) {
 	h := newHarness(t, 0, 1, 1)
 	h.freePort()
-	used := h.os.AddPort(openstack.Port{Name: "web", HostID: node, DeviceID: "uid-1", DeviceOwner: openstack.DeviceOwnerKuryr})
+	used := h.os.AddPort(neutron.Port{Name: "web", HostID: node, DeviceID: "uid-1", DeviceOwner: neutron.DeviceOwnerKuryr})
 	h.start()
-	if err := h.m.Release(h.ctx, &openstack.Port{ID: used.ID}, testKey); err != nil {
+	if err := h.m.Release(h.ctx, &neutron.Port{ID: used.ID}, testKey); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.os.GetPort(h.ctx, used.ID); !openstack.IsNotFound(err) {
@@ -255,20 +256,20 @@ func TestReleaseAboveMaxDeletes(t *testing.T) {
 func TestReleaseOfAGonePortIsDone(t *testing.T) {
 	h := newHarness(t, 0, 0, 1)
 	h.start()
-	if err := h.m.Release(h.ctx, &openstack.Port{ID: "no-such-port"}, testKey); err != nil {
+	if err := h.m.Release(h.ctx, &neutron.Port{ID: "no-such-port"}, testKey); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestRestartRecoversFreePortsByTags(t *testing.T) {
 	h := newHarness(t, 0, 0, 1, kuryrPort("web", "port-0002-0000-0000-0000-000000000000"))
-	free := h.freePort()                                                          // port-0001
-	recorded := h.freePort()                                                      // port-0002: a KuryrPort references it
-	h.freePort(func(p *openstack.Port) { p.Status = openstack.PortStatusActive }) // still plugged
-	h.freePort(func(p *openstack.Port) { p.Tags = ownership.PortTags(cluster, "uid-x", nil) })
-	h.freePort(func(p *openstack.Port) { p.Tags = ownership.PoolPortTags("other", nil) })
-	h.freePort(func(p *openstack.Port) { p.DeviceOwner = "network:dhcp" })
-	other := h.freePort(func(p *openstack.Port) { p.HostID = "node-2" })
+	free := h.freePort()                                                      // port-0001
+	recorded := h.freePort()                                                  // port-0002: a KuryrPort references it
+	h.freePort(func(p *neutron.Port) { p.Status = neutron.PortStatusActive }) // still plugged
+	h.freePort(func(p *neutron.Port) { p.Tags = ownership.PortTags(cluster, "uid-x", nil) })
+	h.freePort(func(p *neutron.Port) { p.Tags = ownership.PoolPortTags("other", nil) })
+	h.freePort(func(p *neutron.Port) { p.DeviceOwner = "network:dhcp" })
+	other := h.freePort(func(p *neutron.Port) { p.HostID = "node-2" })
 	if recorded.ID != "port-0002-0000-0000-0000-000000000000" {
 		t.Fatalf("fake IDs changed: %s", recorded.ID)
 	}
@@ -343,7 +344,7 @@ func TestRefillAfterSyncListsNoPortTwice(t *testing.T) {
 	}
 	p := h.m.pool(testKey)
 	p.mu.Lock()
-	h.m.addCreatedLocked(p, []openstack.Port{a, b}) // what the refill does with its result
+	h.m.addCreatedLocked(p, []neutron.Port{a, b}) // what the refill does with its result
 	ids := map[string]int{}
 	for _, f := range p.free {
 		ids[f.ID]++

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // Publishing: the free ports of each node are written to the node's KuryrPortPool, so that
@@ -164,4 +164,4 @@ func (m *Manager) publishNode(ctx context.Context, cur *apiv1.KuryrPortPool, nod
 }
 
 // portVIF is the default VIFOf: none (nothing is published).
-func portVIF(*openstack.Port) (apiv1.VIF, bool) { return apiv1.VIF{}, false }
+func portVIF(*neutron.Port) (apiv1.VIF, bool) { return apiv1.VIF{}, false }

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // newPublishingHarness is a harness whose manager publishes KuryrPortPools to a fake API.
@@ -20,8 +20,8 @@ func newPublishingHarness(t *testing.T) (*harness, client.Client) {
 	h := newHarness(t, 0, 0, 2)
 	w := reader().(client.Client)
 	h.m = New(Options{
-		OpenStack: h.os, Reader: w, Writer: w,
-		VIFOf: func(p *openstack.Port) (apiv1.VIF, bool) {
+		Neutron: h.os, Reader: w, Writer: w,
+		VIFOf: func(p *neutron.Port) (apiv1.VIF, bool) {
 			return apiv1.VIF{ID: p.ID, NetworkID: p.NetworkID}, p.NetworkID == "net-1"
 		},
 		PublishInterval: 10 * time.Millisecond,
@@ -47,8 +47,8 @@ func TestFreePortsArePublishedPerNode(t *testing.T) {
 	h, w := newPublishingHarness(t)
 	a := h.freePort()
 	// A free port found ACTIVE is a port its node has plugged ahead: still free.
-	b := h.freePort(func(p *openstack.Port) { p.Status = openstack.PortStatusActive })
-	other := h.freePort(func(p *openstack.Port) { p.HostID = "node-2" })
+	b := h.freePort(func(p *neutron.Port) { p.Status = neutron.PortStatusActive })
+	other := h.freePort(func(p *neutron.Port) { p.HostID = "node-2" })
 	h.start()
 	h.eventually("both free ports of node-1 published", func() bool {
 		ids, ok := publishedIDs(h.ctx, w, node)
@@ -91,7 +91,7 @@ func TestFreePortsArePublishedPerNode(t *testing.T) {
 // free on recovery: it may still be plugged for the pod that gave it back.
 func TestActivePortNotRecoveredWithoutPublishing(t *testing.T) {
 	h := newHarness(t, 0, 0, 2)
-	h.freePort(func(p *openstack.Port) { p.Status = openstack.PortStatusActive })
+	h.freePort(func(p *neutron.Port) { p.Status = neutron.PortStatusActive })
 	h.start()
 	if n := h.m.Free(testKey); n != 0 {
 		t.Fatalf("free = %d, want 0", n)
@@ -109,8 +109,8 @@ func TestEmptyPoolOfRemovedNodeDeleted(t *testing.T) {
 	nodeHere.Name = "here"
 	w := reader(gone, kept, nodeHere).(client.Client)
 	h.m = New(Options{
-		OpenStack: h.os, Reader: w, Writer: w,
-		VIFOf:           func(p *openstack.Port) (apiv1.VIF, bool) { return apiv1.VIF{ID: p.ID}, true },
+		Neutron: h.os, Reader: w, Writer: w,
+		VIFOf:           func(p *neutron.Port) (apiv1.VIF, bool) { return apiv1.VIF{ID: p.ID}, true },
 		PublishInterval: 10 * time.Millisecond,
 		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
 		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
@@ -133,7 +133,7 @@ func TestSyncRefreshesFreePorts(t *testing.T) {
 	h, _ := newPublishingHarness(t)
 	p := h.freePort()
 	h.start()
-	h.os.SetPortStatus(p.ID, openstack.PortStatusActive, "ovs")
+	h.os.SetPortStatus(p.ID, neutron.PortStatusActive, "ovs")
 	time.Sleep(2 * time.Millisecond) // the sync must start after the change
 	if _, err := h.m.sync(h.ctx); err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestSyncRefreshesFreePorts(t *testing.T) {
 	if err != nil || !hit || port.ID != p.ID {
 		t.Fatalf("Acquire = %v, %v, %v", port, hit, err)
 	}
-	if port.Status != openstack.PortStatusActive {
+	if port.Status != neutron.PortStatusActive {
 		t.Fatalf("acquired port status %q, want the refreshed ACTIVE", port.Status)
 	}
 }

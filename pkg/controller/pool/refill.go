@@ -6,6 +6,7 @@ import (
 
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
 // refillTimeout bounds one bulk create (20 ports take about 6 s on a busy Neutron).
@@ -41,7 +42,7 @@ func (m *Manager) refill(ctx context.Context, p *pool, n int) {
 	cctx, cancel := context.WithTimeout(ctx, refillTimeout)
 	defer cancel()
 	start := time.Now()
-	ports, err := m.o.OpenStack.CreatePorts(cctx, m.o.Spec.PoolPortOpts(p.key, n))
+	ports, err := m.o.Neutron.CreatePorts(cctx, m.o.Spec.PoolPortOpts(p.key, n))
 	p.mu.Lock()
 	p.refilling = false
 	if err != nil {
@@ -81,7 +82,7 @@ func (m *Manager) backoff(err error, n int) time.Duration {
 // addCreatedLocked adds ports a refill created to p's free list (p.mu held). A sync that ran
 // while the create was in flight may have listed them already and taken them in (and a pod
 // may even hold one by now): only ports still unknown are added, so none is listed twice.
-func (m *Manager) addCreatedLocked(p *pool, ports []openstack.Port) {
+func (m *Manager) addCreatedLocked(p *pool, ports []neutron.Port) {
 	for i := range ports {
 		e := m.entry(ports[i].ID)
 		if e.state.Load() != stateUnknown {

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 type syncResult struct {
@@ -25,9 +25,9 @@ type syncResult struct {
 func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 	var res syncResult
 	start := time.Now().UnixNano()
-	ports, err := m.o.OpenStack.ListPorts(ctx, openstack.PortFilter{
+	ports, err := m.o.Neutron.ListPorts(ctx, neutron.PortFilter{
 		Tags:        []string{ownership.ClusterTag(m.o.Spec.ClusterID), ownership.PoolTag},
-		DeviceOwner: openstack.DeviceOwnerKuryr,
+		DeviceOwner: neutron.DeviceOwnerKuryr,
 	})
 	if err != nil {
 		return res, fmt.Errorf("listing pool ports: %w", err)
@@ -43,8 +43,8 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 		}
 	}
 
-	listed := map[string]*openstack.Port{}
-	byKey := map[Key][]openstack.Port{}
+	listed := map[string]*neutron.Port{}
+	byKey := map[Key][]neutron.Port{}
 	for i := range ports {
 		pt := ports[i]
 		listed[pt.ID] = &ports[i]
@@ -66,14 +66,14 @@ func (m *Manager) sync(ctx context.Context) (syncResult, error) {
 			case stateUnknown:
 				// A published pool keeps its free ports plugged (ACTIVE); otherwise a
 				// port that is not DOWN may still be plugged for the pod that gave it back.
-				if pt.Status != openstack.PortStatusDown && m.o.Writer == nil {
+				if pt.Status != neutron.PortStatusDown && m.o.Writer == nil {
 					continue
 				}
 				p.free = append(p.free, pt)
 				e.set(stateFree)
 				res.added++
 			case stateRecycling:
-				if pt.Status != openstack.PortStatusDown {
+				if pt.Status != neutron.PortStatusDown {
 					continue // the pod that gave it back is still plugged
 				}
 				delete(p.recycling, pt.ID)

@@ -1,11 +1,13 @@
 // Package sweep deletes Neutron ports that carry this cluster's tag but belong to no pod
 // (free pool ports belong to no pod by design: they are only deleted with their node),
 // and asks the pod controller to look at KuryrPorts whose port has disappeared. Both come
-// from one tag-filtered list per period, whatever the number of pods.
+// from one list per managed network and period (cluster tag, network and project),
+// whatever the number of pods: a port of another cluster or project is never looked at.
 package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,16 +17,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/metrics"
-	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 // Sweeper is a manager Runnable; it runs on the leader only.
 type Sweeper struct {
 	// Reader lists pods and KuryrPorts, normally from the manager's cache.
-	Reader    client.Reader
-	OpenStack openstack.Client
+	Reader  client.Reader
+	Neutron neutron.Client
+	// Networks are where the cluster's pod ports live; only they are swept.
+	Networks  podnet.Resolver
 	ClusterID string
 	Period    time.Duration
 	// Grace protects ports younger than this (created_at): their KuryrPort may not be
@@ -88,9 +93,18 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	if s.Now != nil {
 		now = s.Now
 	}
-	ports, err := s.OpenStack.ListPorts(ctx, openstack.PortFilter{Tags: []string{ownership.ClusterTag(s.ClusterID)}})
-	if err != nil {
-		return res, fmt.Errorf("listing the cluster's ports: %w", err)
+	if s.ClusterID == "" {
+		return res, errors.New("no cluster ID: nothing can be told apart as the cluster's")
+	}
+	var ports []neutron.Port
+	for _, t := range s.Networks.Targets() {
+		found, err := s.Neutron.ListPorts(ctx, neutron.PortFilter{
+			Tags: []string{ownership.ClusterTag(s.ClusterID)}, NetworkID: t.Network.ID, ProjectID: t.ProjectID,
+		})
+		if err != nil {
+			return res, fmt.Errorf("listing the cluster's ports on network %s: %w", t.Network.ID, err)
+		}
+		ports = append(ports, found...)
 	}
 	res.Listed = len(ports)
 	// Read Kubernetes after Neutron: anything created in between is young and protected by
@@ -112,10 +126,8 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	for i := range kps.Items {
 		kp := &kps.Items[i]
 		claimed[kp.Spec.PodUID] = true
-		for _, v := range kp.Status.VIFs {
-			if v.VIF.ID != "" {
-				recorded[v.VIF.ID] = types.NamespacedName{Namespace: kp.Namespace, Name: kp.Name}
-			}
+		for _, id := range kp.PortIDs() {
+			recorded[id] = types.NamespacedName{Namespace: kp.Namespace, Name: kp.Name}
 		}
 	}
 	livePods := map[string]bool{}
@@ -134,7 +146,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 			res.Referenced++
 			continue
 		}
-		if p.DeviceOwner != openstack.DeviceOwnerKuryr {
+		if p.DeviceOwner != neutron.DeviceOwnerKuryr {
 			continue // not a pod port; never ours to collect here
 		}
 		if p.HasTag(ownership.PoolTag) {
@@ -174,13 +186,13 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 }
 
 // collect deletes p (or only records it in a dry run).
-func (s *Sweeper) collect(ctx context.Context, res *Result, p *openstack.Port, reason string) error {
+func (s *Sweeper) collect(ctx context.Context, res *Result, p *neutron.Port, reason string) error {
 	res.Collected = append(res.Collected, Collected{PortID: p.ID, Name: p.Name, Node: p.HostID, Reason: reason})
 	if s.DryRun {
 		return nil
 	}
 	s.Log.Info("Deleting orphaned port", "portID", p.ID, "name", p.Name, "node", p.HostID, "reason", reason, "createdAt", p.CreatedAt)
-	if err := s.OpenStack.DeletePort(ctx, p.ID); err != nil {
+	if err := s.Neutron.DeletePort(ctx, p.ID); err != nil {
 		return fmt.Errorf("deleting orphaned port %s (%s): %w", p.ID, reason, err)
 	}
 	metrics.OrphansDeleted.Inc()
@@ -189,7 +201,7 @@ func (s *Sweeper) collect(ctx context.Context, res *Result, p *openstack.Port, r
 }
 
 // old reports whether p is past the grace period.
-func (s *Sweeper) old(p *openstack.Port, now time.Time) bool {
+func (s *Sweeper) old(p *neutron.Port, now time.Time) bool {
 	return p.CreatedAt.IsZero() || now.Sub(p.CreatedAt) >= s.Grace
 }
 

@@ -14,9 +14,11 @@ import (
 	crfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
-	"github.com/kuryr-go/kuryr-go/pkg/controller/ownership"
+	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
 
 func TestSweepOnce(t *testing.T) {
@@ -27,8 +29,9 @@ func TestSweepOnce(t *testing.T) {
 	old, young := now.Add(-10*time.Minute), now.Add(-10*time.Second)
 	osc := fake.New()
 	tag := ownership.ClusterTag("c1")
-	port := func(name, uid string, created time.Time, owner string, tags ...string) openstack.Port {
-		return osc.AddPort(openstack.Port{Name: name, DeviceID: uid, DeviceOwner: owner, CreatedAt: created,
+	port := func(name, uid string, created time.Time, owner string, tags ...string) neutron.Port {
+		return osc.AddPort(neutron.Port{Name: name, DeviceID: uid, DeviceOwner: owner, CreatedAt: created,
+			NetworkID: "net-1", ProjectID: "proj-1",
 			Tags: append([]string{tag, ownership.PodUIDTag(uid)}, tags...)})
 	}
 	recorded := port("recorded", "uid-rec", old, "compute:kuryr")
@@ -36,7 +39,8 @@ func TestSweepOnce(t *testing.T) {
 	orphanYoung := port("orphan-young", "uid-gone2", young, "compute:kuryr")
 	unrecorded := port("live-unrecorded", "uid-live", old, "compute:kuryr")
 	notPod := port("pool", "", old, "")
-	otherCluster := osc.AddPort(openstack.Port{Name: "other", DeviceOwner: "compute:kuryr", CreatedAt: old,
+	otherCluster := osc.AddPort(neutron.Port{Name: "other", DeviceOwner: "compute:kuryr", CreatedAt: old,
+		NetworkID: "net-1", ProjectID: "proj-1",
 		Tags: []string{ownership.ClusterTag("c2")}})
 
 	kp := func(name, uid, portID string) *apiv1.KuryrPort {
@@ -51,7 +55,7 @@ func TestSweepOnce(t *testing.T) {
 		kp("recorded", "uid-rec", recorded.ID), kp("missing", "uid-missing", "port-vanished"), live).Build()
 
 	var enqueued []types.NamespacedName
-	sw := &Sweeper{Reader: k8s, OpenStack: osc, ClusterID: "c1", Grace: 5 * time.Minute, Now: func() time.Time { return now },
+	sw := &Sweeper{Reader: k8s, Neutron: osc, ClusterID: "c1", Networks: testNetworks, Grace: 5 * time.Minute, Now: func() time.Time { return now },
 		Enqueue: func(k types.NamespacedName) { enqueued = append(enqueued, k) }}
 	res, err := sw.SweepOnce(context.Background())
 	if err != nil {
@@ -61,7 +65,7 @@ func TestSweepOnce(t *testing.T) {
 	for _, p := range osc.Ports() {
 		left = append(left, p.ID)
 	}
-	for _, keep := range []openstack.Port{recorded, orphanYoung, unrecorded, notPod, otherCluster} {
+	for _, keep := range []neutron.Port{recorded, orphanYoung, unrecorded, notPod, otherCluster} {
 		if !slices.Contains(left, keep.ID) {
 			t.Errorf("port %s (%s) deleted, want kept", keep.Name, keep.ID)
 		}
@@ -77,9 +81,9 @@ func TestSweepOnce(t *testing.T) {
 	}
 
 	// A failed list deletes nothing.
-	osc.AddPort(openstack.Port{Name: "orphan-2", DeviceID: "uid-x", DeviceOwner: "compute:kuryr", CreatedAt: old, Tags: []string{tag}})
+	osc.AddPort(neutron.Port{Name: "orphan-2", DeviceID: "uid-x", DeviceOwner: "compute:kuryr", CreatedAt: old, Tags: []string{tag}})
 	before := len(osc.Ports())
-	osc.Fail = func(op string) error {
+	osc.Fail = func(op openstack.Op) error {
 		if op == "list ports" {
 			return openstack.NewError(op, openstack.ClassTransient, "503")
 		}
@@ -100,16 +104,16 @@ func TestSweepKeepsFreePoolPortsUnlessTheirNodeIsGone(t *testing.T) {
 	now := time.Now()
 	old := now.Add(-10 * time.Minute)
 	osc := fake.New()
-	poolPort := func(host string, created time.Time) openstack.Port {
-		return osc.AddPort(openstack.Port{Name: ownership.PoolPortName, HostID: host, DeviceOwner: "compute:kuryr",
-			Status: openstack.PortStatusDown, CreatedAt: created, Tags: ownership.PoolPortTags("c1", nil)})
+	poolPort := func(host string, created time.Time) neutron.Port {
+		return osc.AddPort(neutron.Port{Name: ownership.PoolPortName, HostID: host, DeviceOwner: "compute:kuryr", NetworkID: "net-1", ProjectID: "proj-1",
+			Status: neutron.PortStatusDown, CreatedAt: created, Tags: ownership.PoolPortTags("c1", nil)})
 	}
 	free := poolPort("node-1", old)
 	gone := poolPort("node-removed", old)
 	goneYoung := poolPort("node-removed", now.Add(-time.Second))
 	k8s := crfake.NewClientBuilder().WithScheme(s).WithObjects(
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}).Build()
-	sw := &Sweeper{Reader: k8s, OpenStack: osc, ClusterID: "c1", Grace: 5 * time.Minute, Now: func() time.Time { return now }}
+	sw := &Sweeper{Reader: k8s, Neutron: osc, ClusterID: "c1", Networks: testNetworks, Grace: 5 * time.Minute, Now: func() time.Time { return now }}
 	res, err := sw.SweepOnce(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +143,9 @@ func TestDryRunDeletesNothing(t *testing.T) {
 	_ = apiv1.AddToScheme(s)
 	osc := fake.New()
 	old := time.Now().Add(-time.Hour)
-	orphan := osc.AddPort(openstack.Port{Name: "orphan", DeviceID: "uid-gone", DeviceOwner: "compute:kuryr", CreatedAt: old,
-		Tags: []string{ownership.ClusterTag("c1"), ownership.PodUIDTag("uid-gone")}})
-	sw := &Sweeper{Reader: crfake.NewClientBuilder().WithScheme(s).Build(), OpenStack: osc, ClusterID: "c1",
+	orphan := osc.AddPort(neutron.Port{Name: "orphan", DeviceID: "uid-gone", DeviceOwner: "compute:kuryr", CreatedAt: old,
+		NetworkID: "net-1", ProjectID: "proj-1", Tags: []string{ownership.ClusterTag("c1"), ownership.PodUIDTag("uid-gone")}})
+	sw := &Sweeper{Reader: crfake.NewClientBuilder().WithScheme(s).Build(), Neutron: osc, ClusterID: "c1", Networks: testNetworks,
 		Grace: time.Minute, DryRun: true}
 	res, err := sw.SweepOnce(context.Background())
 	if err != nil {
@@ -156,5 +160,31 @@ func TestDryRunDeletesNothing(t *testing.T) {
 	sw.DryRun = false
 	if res, err = sw.SweepOnce(context.Background()); err != nil || res.Deleted != 1 || len(osc.Ports()) != 0 {
 		t.Fatalf("real run: %+v %v, ports left %d", res, err, len(osc.Ports()))
+	}
+}
+
+var testNetworks = &podnet.Static{T: &podnet.Target{ProjectID: "proj-1", Network: &neutron.Network{ID: "net-1"}}}
+
+// TestSweepSparesPortsOutsideItsNetworks: a port with the same cluster tag in another
+// project and network (another cluster that chose the same cluster_id, or ports a user
+// tagged) is never looked at.
+func TestSweepSparesPortsOutsideItsNetworks(t *testing.T) {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiv1.AddToScheme(s)
+	osc := fake.New()
+	other := osc.AddPort(neutron.Port{Name: "b-web-0", ProjectID: "project-b", NetworkID: "net-b",
+		DeviceID: "uid-of-b-pod", DeviceOwner: neutron.DeviceOwnerKuryr, CreatedAt: time.Now().Add(-time.Hour),
+		Tags: ownership.PortTags("c1", "uid-of-b-pod", nil)})
+	k8s := crfake.NewClientBuilder().WithScheme(s).Build()
+	sw := &Sweeper{Reader: k8s, Neutron: osc, ClusterID: "c1", Networks: testNetworks, Grace: 5 * time.Minute}
+	if _, err := sw.SweepOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := osc.GetPort(context.Background(), other.ID); err != nil {
+		t.Errorf("the sweep deleted a port of another project and network: %v", err)
+	}
+	if _, err := (&Sweeper{Reader: k8s, Neutron: osc, Networks: testNetworks}).SweepOnce(context.Background()); err == nil {
+		t.Error("a sweep without a cluster ID ran")
 	}
 }

@@ -1,12 +1,12 @@
-// Package openstack is the one door to OpenStack. Everything else talks to the Client
-// interface; the gophercloud implementation lives here, errors are classified here once,
-// and every call is counted in the metrics.
-package openstack
+// Package neutron is the Neutron client: ports, networks, subnets and security groups.
+// Callers use the Client interface; errors are classified *openstack.Error values.
+package neutron
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 // Neutron port constants.
@@ -22,11 +22,22 @@ const (
 	VIFTypeUnbound       = "unbound"
 )
 
-// ErrNotSupported is returned by operations the configured auth mode cannot do (for
-// example checking a Keystone project without Keystone).
-var ErrNotSupported = errors.New("not supported by this OpenStack connection")
+// Operations, as metrics labels and for fault injection in fakes.
+const (
+	OpCreatePort      openstack.Op = "create port"
+	OpBulkCreatePorts openstack.Op = "bulk create ports"
+	OpGetPort         openstack.Op = "get port"
+	OpListPorts       openstack.Op = "list ports"
+	OpUpdatePort      openstack.Op = "update port"
+	OpDeletePort      openstack.Op = "delete port"
+	OpSetPortTags     openstack.Op = "set port tags"
+	OpGetNetwork      openstack.Op = "get network"
+	OpGetSubnet       openstack.Op = "get subnet"
+	OpGetSecurityGrp  openstack.Op = "get security group"
+	OpGetExtension    openstack.Op = "get extension"
+)
 
-// Client is what the controller needs from OpenStack. Methods take the caller's context,
+// Client is what the controllers need from Neutron. Methods take the caller's context,
 // return nil and a classified *Error on failure, and never hide a failed page of a list.
 type Client interface {
 	// CreatePort creates one port with its tags.
@@ -44,8 +55,6 @@ type Client interface {
 	GetNetwork(ctx context.Context, id string) (*Network, error)
 	GetSubnet(ctx context.Context, id string) (*Subnet, error)
 	GetSecurityGroup(ctx context.Context, id string) (*SecurityGroup, error)
-	// GetProject looks a project up in Keystone; ErrNotSupported without Keystone.
-	GetProject(ctx context.Context, id string) (*Project, error)
 }
 
 // Port is a Neutron port with the port-binding attributes.
@@ -156,11 +165,4 @@ type SecurityGroup struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	ProjectID string `json:"project_id"`
-}
-
-// Project is a Keystone project.
-type Project struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Enabled bool   `json:"enabled"`
 }

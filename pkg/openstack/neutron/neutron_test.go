@@ -1,4 +1,4 @@
-package openstack
+package neutron
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	th "github.com/gophercloud/gophercloud/v2/testhelper"
 
-	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 const portJSON = `{"port": {"id": "p1", "name": "pod-a", "network_id": "n1", "project_id": "proj",
@@ -24,7 +24,9 @@ func newTestClient(t *testing.T) (th.FakeServer, Client) {
 	t.Helper()
 	fs := th.SetupHTTP()
 	t.Cleanup(fs.Teardown)
-	c, err := NewNoAuth(config.Neutron{Endpoint: fs.Endpoint(), Timeout: 5 * time.Second})
+	s, err := openstack.NoAuth(openstack.Options{NeutronEndpoint: fs.Endpoint(), Timeout: 5 * time.Second})
+	th.AssertNoErr(t, err)
+	c, err := New(s)
 	th.AssertNoErr(t, err)
 	return fs, c
 }
@@ -138,7 +140,7 @@ func TestListPortsNeverHidesAFailedPage(t *testing.T) {
 	if err == nil || ps != nil {
 		t.Fatalf("ListPorts = %v, %v; want nil and an error", ps, err)
 	}
-	th.AssertEquals(t, ClassTransient, ClassOf(err))
+	th.AssertEquals(t, openstack.ClassTransient, openstack.ClassOf(err))
 }
 
 func TestDeletePortAlreadyGoneIsSuccess(t *testing.T) {
@@ -156,17 +158,18 @@ func TestErrorClasses(t *testing.T) {
 		name   string
 		status int
 		body   string
-		want   Class
+		want   openstack.Class
 	}{
-		{"not found", 404, `{"NeutronError": {"type": "PortNotFound", "message": "no"}}`, ClassNotFound},
-		{"over quota", 409, `{"NeutronError": {"type": "OverQuota", "message": "Quota exceeded for resources: ['port']."}}`, ClassOverQuota},
-		{"subnet exhausted", 409, `{"NeutronError": {"type": "IpAddressGenerationFailure", "message": "No more IP addresses available on network n1."}}`, ClassSubnetExhausted},
-		{"other conflict", 409, `{"NeutronError": {"type": "MacAddressInUse", "message": "in use"}}`, ClassConflict},
-		{"server error", 500, `{"NeutronError": {"type": "HTTPInternalServerError", "message": "boom"}}`, ClassTransient},
-		{"unavailable", 503, ``, ClassTransient},
-		{"bad request", 400, `{"NeutronError": {"type": "HTTPBadRequest", "message": "Invalid input"}}`, ClassTerminal},
-		{"forbidden", 403, `{"NeutronError": {"type": "HTTPForbidden", "message": "no"}}`, ClassTerminal},
-		{"not implemented", 501, ``, ClassTerminal},
+		{"not found", 404, `{"NeutronError": {"type": "PortNotFound", "message": "no"}}`, openstack.ClassNotFound},
+		{"over quota", 409, `{"NeutronError": {"type": "OverQuota", "message": "Quota exceeded for resources: ['port']."}}`, openstack.ClassOverQuota},
+		{"subnet exhausted", 409, `{"NeutronError": {"type": "IpAddressGenerationFailure", "message": "No more IP addresses available on network n1."}}`, openstack.ClassSubnetExhausted},
+		{"other conflict", 409, `{"NeutronError": {"type": "MacAddressInUse", "message": "in use"}}`, openstack.ClassConflict},
+		{"server error", 500, `{"NeutronError": {"type": "HTTPInternalServerError", "message": "boom"}}`, openstack.ClassTransient},
+		{"unavailable", 503, ``, openstack.ClassTransient},
+		{"bad request", 400, `{"NeutronError": {"type": "HTTPBadRequest", "message": "Invalid input"}}`, openstack.ClassTerminal},
+		{"forbidden", 403, `{"NeutronError": {"type": "HTTPForbidden", "message": "no"}}`, openstack.ClassForbidden},
+		{"unauthorized", 401, `{"error": {"message": "The request you have made requires authentication.", "title": "Unauthorized"}}`, openstack.ClassUnauthorized},
+		{"not implemented", 501, ``, openstack.ClassTerminal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,8 +182,8 @@ func TestErrorClasses(t *testing.T) {
 			if p != nil {
 				t.Errorf("GetPort returned a port with an error")
 			}
-			th.AssertEquals(t, tc.want, ClassOf(err))
-			var e *Error
+			th.AssertEquals(t, tc.want, openstack.ClassOf(err))
+			var e *openstack.Error
 			if !errors.As(err, &e) || e.Op != "get port" || e.StatusCode != tc.status {
 				t.Errorf("error = %#v", err)
 			}
@@ -192,8 +195,8 @@ func TestConnectionErrorIsTransient(t *testing.T) {
 	fs, c := newTestClient(t)
 	fs.Teardown()
 	_, err := c.GetNetwork(context.Background(), "n1")
-	th.AssertEquals(t, ClassTransient, ClassOf(err))
-	th.AssertEquals(t, true, IsRetryable(err))
+	th.AssertEquals(t, openstack.ClassTransient, openstack.ClassOf(err))
+	th.AssertEquals(t, true, openstack.IsRetryable(err))
 }
 
 func TestGetNetworkSubnetSecurityGroup(t *testing.T) {
@@ -218,8 +221,6 @@ func TestGetNetworkSubnetSecurityGroup(t *testing.T) {
 	sg, err := c.GetSecurityGroup(ctx, "sg1")
 	th.AssertNoErr(t, err)
 	th.AssertEquals(t, "default", sg.Name)
-	_, err = c.GetProject(ctx, "p")
-	th.AssertEquals(t, true, errors.Is(err, ErrNotSupported))
 }
 
 func TestUpdatePortSendsOnlySetFields(t *testing.T) {
@@ -248,4 +249,46 @@ func TestListPortsByIDs(t *testing.T) {
 	th.AssertNoErr(t, err)
 	th.AssertEquals(t, 1, len(ps))
 	th.AssertEquals(t, "p2", ps[0].ID)
+}
+
+func TestBulkCreateTagFailureLeavesNoUntaggedPorts(t *testing.T) {
+	fs, c := newTestClient(t)
+	extension(fs, false)
+	live := map[string]bool{}
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) {
+		live["b1"], live["b2"] = true, true
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"ports": [{"id": "b1", "status": "DOWN"}, {"id": "b2", "status": "DOWN"}]}`)
+	})
+	fs.Mux.HandleFunc("/v2.0/ports/b1/tags", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"tags":[]}`) })
+	fs.Mux.HandleFunc("/v2.0/ports/b2/tags", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	for _, id := range []string{"b1", "b2"} {
+		fs.Mux.HandleFunc("/v2.0/ports/"+id, func(w http.ResponseWriter, r *http.Request) {
+			th.TestMethod(t, r, http.MethodDelete)
+			delete(live, id)
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+	tags := []string{"kuryr.openstack.org/cluster=c1", "kuryr.openstack.org/pool=available"}
+	ports, err := c.CreatePorts(context.Background(), []PortCreateOpts{{NetworkID: "n", Tags: tags}, {NetworkID: "n", Tags: tags}})
+	if err == nil || len(ports) != 0 {
+		t.Fatalf("CreatePorts = %v, %v; want an error and no ports", ports, err)
+	}
+	if len(live) != 0 {
+		t.Errorf("Neutron still holds %v after a failed tag request", live)
+	}
+}
+
+func TestCreateFailsWhenTheTagExtensionCannotBeChecked(t *testing.T) {
+	fs, c := newTestClient(t)
+	fs.Mux.HandleFunc("/v2.0/extensions/"+extTagOnCreate, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	created := false
+	fs.Mux.HandleFunc("/v2.0/ports", func(w http.ResponseWriter, r *http.Request) { created = true })
+	_, err := c.CreatePort(context.Background(), PortCreateOpts{NetworkID: "n", Tags: []string{"t"}})
+	if err == nil || created {
+		t.Fatalf("create with an unknown tag extension: err %v, port created %v", err, created)
+	}
+	th.AssertEquals(t, openstack.ClassTransient, openstack.ClassOf(err))
 }

@@ -1,18 +1,19 @@
-package openstack
+package neutron
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
+	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
-	"github.com/kuryr-go/kuryr-go/pkg/metrics"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 )
 
 // Neutron extension that lets a port create carry its tags.
@@ -21,34 +22,35 @@ const extTagOnCreate = "tag-ports-during-bulk-creation"
 // neutron implements Client over gophercloud.
 type neutron struct {
 	network *gophercloud.ServiceClient
-	// identity is nil without Keystone (noauth).
-	identity *gophercloud.ServiceClient
 	// tagOnCreate caches whether Neutron accepts tags in a port create: 0 unknown, 1 yes, 2 no.
 	tagOnCreate atomic.Int32
 }
 
 var _ Client = (*neutron)(nil)
 
-// NewFromServiceClients builds a Client from gophercloud service clients; identity may be nil.
-func NewFromServiceClients(network, identity *gophercloud.ServiceClient) Client {
-	return &neutron{network: network, identity: identity}
-}
-
-func observe(op string, start time.Time, err error) {
-	result := "success"
-	if err != nil {
-		result = string(ClassOf(err))
+// New builds the Neutron client of a session: from the service catalog (the session's
+// Neutron endpoint, when set, overrides it), or the session's endpoint with noauth.
+func New(s *openstack.Session) (Client, error) {
+	var sc *gophercloud.ServiceClient
+	if s.Provider == nil {
+		if s.NeutronEndpoint == "" {
+			return nil, errors.New("a Neutron endpoint is required without Keystone")
+		}
+		sc = s.NoAuthServiceClient("network", s.NeutronEndpoint)
+	} else {
+		var err error
+		if sc, err = gcopenstack.NewNetworkV2(s.Provider, s.Endpoints); err != nil {
+			return nil, fmt.Errorf("finding neutron in the service catalog: %w", err)
+		}
+		if s.NeutronEndpoint != "" {
+			sc.Endpoint = gophercloud.NormalizeURL(s.NeutronEndpoint)
+		}
 	}
-	metrics.ObserveOpenStackCall(op, result, time.Since(start))
+	sc.ResourceBase = sc.Endpoint + "v2.0/"
+	return &neutron{network: sc}, nil
 }
 
-// call runs f as operation op: it classifies the error and records the metrics.
-func call(op string, f func() error) error {
-	start := time.Now()
-	err := wrap(op, f())
-	observe(op, start, err)
-	return err
-}
+var call = openstack.Call
 
 type portCreateBody struct {
 	Name           string    `json:"name,omitempty"`
@@ -81,93 +83,117 @@ func createBody(o PortCreateOpts, withTags bool) portCreateBody {
 	return b
 }
 
-// tagsOnCreate reports whether Neutron takes tags in the create body. If it does not, tags
-// are set with a second request; a crash in between leaves an untagged port, which the
-// controller still finds by device_id.
-func (n *neutron) tagsOnCreate(ctx context.Context) bool {
+// tagsOnCreate reports whether Neutron takes tags in the create body. A failed probe is
+// an error (and not cached): creating untagged ports because Neutron was briefly
+// unavailable would leave ports nothing finds by tag.
+func (n *neutron) tagsOnCreate(ctx context.Context) (bool, error) {
 	switch n.tagOnCreate.Load() {
 	case 1:
-		return true
+		return true, nil
 	case 2:
-		return false
+		return false, nil
 	}
-	err := call("get extension", func() error {
+	err := call(OpGetExtension, func() error {
 		_, err := n.network.Get(ctx, n.network.ServiceURL("extensions", extTagOnCreate), &struct{}{}, nil)
 		return err
 	})
 	switch {
 	case err == nil:
 		n.tagOnCreate.Store(1)
-		return true
-	case IsNotFound(err):
+		return true, nil
+	case openstack.IsNotFound(err):
 		n.tagOnCreate.Store(2)
+		return false, nil
 	}
-	return false
+	return false, err
 }
 
 func (n *neutron) CreatePort(ctx context.Context, opts PortCreateOpts) (*Port, error) {
-	withTags := n.tagsOnCreate(ctx)
-	var resp struct {
-		Port Port `json:"port"`
-	}
-	err := call("create port", func() error {
-		_, err := n.network.Post(ctx, n.network.ServiceURL("ports"),
-			map[string]any{"port": createBody(opts, withTags)}, &resp,
-			&gophercloud.RequestOpts{OkCodes: []int{http.StatusCreated}})
-		return err
-	})
+	ports, err := n.create(ctx, OpCreatePort, []PortCreateOpts{opts})
 	if err != nil {
 		return nil, err
 	}
-	if !withTags && len(opts.Tags) > 0 {
-		if err := n.ReplacePortTags(ctx, resp.Port.ID, opts.Tags); err != nil {
-			return nil, err
-		}
-		resp.Port.Tags = opts.Tags
-	}
-	return &resp.Port, nil
+	return &ports[0], nil
 }
 
 func (n *neutron) CreatePorts(ctx context.Context, opts []PortCreateOpts) ([]Port, error) {
 	if len(opts) == 0 {
 		return nil, nil
 	}
-	withTags := n.tagsOnCreate(ctx)
+	return n.create(ctx, OpBulkCreatePorts, opts)
+}
+
+// create creates the ports of opts in one request, all or nothing: on a Neutron without
+// tags in the create body the ports are tagged one by one afterwards, and when tagging
+// fails every port of the request is deleted again, so no untagged port is left behind.
+func (n *neutron) create(ctx context.Context, op openstack.Op, opts []PortCreateOpts) ([]Port, error) {
+	withTags, err := n.tagsOnCreate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checking whether ports can be tagged on create: %w", err)
+	}
 	bodies := make([]portCreateBody, 0, len(opts))
 	for _, o := range opts {
 		bodies = append(bodies, createBody(o, withTags))
 	}
-	var resp struct {
+	var single struct {
+		Port Port `json:"port"`
+	}
+	var bulk struct {
 		Ports []Port `json:"ports"`
 	}
-	err := call("bulk create ports", func() error {
-		_, err := n.network.Post(ctx, n.network.ServiceURL("ports"),
-			map[string]any{"ports": bodies}, &resp,
-			&gophercloud.RequestOpts{OkCodes: []int{http.StatusCreated}})
+	err = call(op, func() error {
+		var err error
+		if op == OpCreatePort {
+			_, err = n.network.Post(ctx, n.network.ServiceURL("ports"), map[string]any{"port": bodies[0]}, &single,
+				&gophercloud.RequestOpts{OkCodes: []int{http.StatusCreated}})
+		} else {
+			_, err = n.network.Post(ctx, n.network.ServiceURL("ports"), map[string]any{"ports": bodies}, &bulk,
+				&gophercloud.RequestOpts{OkCodes: []int{http.StatusCreated}})
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !withTags {
-		for i := range resp.Ports {
-			if i >= len(opts) || len(opts[i].Tags) == 0 {
-				continue
-			}
-			if err := n.ReplacePortTags(ctx, resp.Ports[i].ID, opts[i].Tags); err != nil {
-				return nil, err
-			}
-			resp.Ports[i].Tags = opts[i].Tags
+	created := bulk.Ports
+	if op == OpCreatePort {
+		created = []Port{single.Port}
+	}
+	if withTags {
+		return created, nil
+	}
+	for i := range created {
+		if i >= len(opts) || len(opts[i].Tags) == 0 {
+			continue
+		}
+		if err := n.ReplacePortTags(ctx, created[i].ID, opts[i].Tags); err != nil {
+			return nil, n.undoCreate(ctx, created, err)
+		}
+		created[i].Tags = opts[i].Tags
+	}
+	return created, nil
+}
+
+// undoCreate deletes ports whose tagging failed. The ports a delete could not remove are
+// named in the error, so the caller's log says what is left.
+func (n *neutron) undoCreate(ctx context.Context, ports []Port, cause error) error {
+	var left []string
+	for i := range ports {
+		if err := n.DeletePort(context.WithoutCancel(ctx), ports[i].ID); err != nil {
+			left = append(left, ports[i].ID)
 		}
 	}
-	return resp.Ports, nil
+	if len(left) > 0 {
+		return fmt.Errorf("tagging new ports: %w (and untagged ports %s could not be deleted)", cause, strings.Join(left, ","))
+	}
+	return fmt.Errorf("tagging new ports (they were deleted again): %w", cause)
 }
 
 func (n *neutron) GetPort(ctx context.Context, id string) (*Port, error) {
 	var resp struct {
 		Port Port `json:"port"`
 	}
-	err := call("get port", func() error {
+	err := call(OpGetPort, func() error {
 		_, err := n.network.Get(ctx, n.network.ServiceURL("ports", id), &resp, nil)
 		return err
 	})
@@ -183,7 +209,7 @@ func (n *neutron) ListPorts(ctx context.Context, f PortFilter) ([]Port, error) {
 		NetworkID: f.NetworkID, ProjectID: f.ProjectID, Name: f.Name, Status: f.Status,
 	}
 	var out []Port
-	err := call("list ports", func() error {
+	err := call(OpListPorts, func() error {
 		// AllPages returns the error of any page fetch: a failed list is never an empty one.
 		pages, err := ports.List(n.network, portListOpts{ListOpts: opts, ids: f.IDs}).AllPages(ctx)
 		if err != nil {
@@ -236,7 +262,7 @@ func (n *neutron) UpdatePort(ctx context.Context, id string, o PortUpdateOpts) (
 	var resp struct {
 		Port Port `json:"port"`
 	}
-	err := call("update port", func() error {
+	err := call(OpUpdatePort, func() error {
 		_, err := n.network.Put(ctx, n.network.ServiceURL("ports", id), map[string]any{"port": body}, &resp,
 			&gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}})
 		return err
@@ -248,18 +274,18 @@ func (n *neutron) UpdatePort(ctx context.Context, id string, o PortUpdateOpts) (
 }
 
 func (n *neutron) DeletePort(ctx context.Context, id string) error {
-	err := call("delete port", func() error {
+	err := call(OpDeletePort, func() error {
 		_, err := n.network.Delete(ctx, n.network.ServiceURL("ports", id), nil)
 		return err
 	})
-	if IsNotFound(err) {
+	if openstack.IsNotFound(err) {
 		return nil
 	}
 	return err
 }
 
 func (n *neutron) ReplacePortTags(ctx context.Context, id string, tags []string) error {
-	return call("set port tags", func() error {
+	return call(OpSetPortTags, func() error {
 		_, err := n.network.Put(ctx, n.network.ServiceURL("ports", id, "tags"),
 			map[string]any{"tags": tags}, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}})
 		return err
@@ -270,7 +296,7 @@ func (n *neutron) GetNetwork(ctx context.Context, id string) (*Network, error) {
 	var resp struct {
 		Network Network `json:"network"`
 	}
-	err := call("get network", func() error {
+	err := call(OpGetNetwork, func() error {
 		_, err := n.network.Get(ctx, n.network.ServiceURL("networks", id), &resp, nil)
 		return err
 	})
@@ -284,7 +310,7 @@ func (n *neutron) GetSubnet(ctx context.Context, id string) (*Subnet, error) {
 	var resp struct {
 		Subnet Subnet `json:"subnet"`
 	}
-	err := call("get subnet", func() error {
+	err := call(OpGetSubnet, func() error {
 		_, err := n.network.Get(ctx, n.network.ServiceURL("subnets", id), &resp, nil)
 		return err
 	})
@@ -298,7 +324,7 @@ func (n *neutron) GetSecurityGroup(ctx context.Context, id string) (*SecurityGro
 	var resp struct {
 		SecurityGroup SecurityGroup `json:"security_group"`
 	}
-	err := call("get security group", func() error {
+	err := call(OpGetSecurityGrp, func() error {
 		_, err := n.network.Get(ctx, n.network.ServiceURL("security-groups", id), &resp, nil)
 		return err
 	})
@@ -306,20 +332,4 @@ func (n *neutron) GetSecurityGroup(ctx context.Context, id string) (*SecurityGro
 		return nil, err
 	}
 	return &resp.SecurityGroup, nil
-}
-
-func (n *neutron) GetProject(ctx context.Context, id string) (*Project, error) {
-	if n.identity == nil {
-		return nil, ErrNotSupported
-	}
-	var p *projects.Project
-	err := call("get project", func() error {
-		var err error
-		p, err = projects.Get(ctx, n.identity, id).Extract()
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Project{ID: p.ID, Name: p.Name, Enabled: p.Enabled}, nil
 }

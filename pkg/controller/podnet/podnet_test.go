@@ -1,4 +1,4 @@
-package podport
+package podnet
 
 import (
 	"context"
@@ -10,14 +10,15 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/fake"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/keystone"
 )
 
-func TestResolvePodNetwork(t *testing.T) {
+func TestResolveStatic(t *testing.T) {
 	ok := config.NeutronDefaults{Project: "proj", PodSubnet: "subnet-1", PodSecurityGroups: []string{"sg-1"}}
 	osc := fake.New()
-	n, err := ResolvePodNetwork(context.Background(), osc, ok, logr.Discard())
-	if err != nil || n.Network.ID != "net-1" || n.Subnet.CIDR != "10.0.0.64/26" {
-		t.Fatalf("ResolvePodNetwork = %+v, %v", n, err)
+	s, err := ResolveStatic(context.Background(), osc, fake.NoKeystone(), ok, logr.Discard())
+	if err != nil || s.T.Network.ID != "net-1" || s.T.Subnets[0].CIDR != "10.0.0.64/26" {
+		t.Fatalf("ResolveStatic = %+v, %v", s, err)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -30,20 +31,19 @@ func TestResolvePodNetwork(t *testing.T) {
 	} {
 		d := ok
 		tc.mutate(&d)
-		if _, err := ResolvePodNetwork(context.Background(), osc, d, logr.Discard()); err == nil || err.Error() != tc.want {
+		if _, err := ResolveStatic(context.Background(), osc, fake.NoKeystone(), d, logr.Discard()); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: error = %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	osc.EnableKeystone(openstack.Project{ID: "other"})
-	if _, err := ResolvePodNetwork(context.Background(), osc, ok, logr.Discard()); err == nil ||
+	if _, err := ResolveStatic(context.Background(), osc, fake.NewKeystone(keystone.Project{ID: "other"}), ok, logr.Discard()); err == nil ||
 		err.Error() != "kuryr.conf: [neutron_defaults] project: project proj does not exist in Keystone" {
 		t.Errorf("project: error = %v", err)
 	}
 	down := fake.New()
-	down.Fail = func(string) error {
+	down.Fail = func(openstack.Op) error {
 		return openstack.NewError("get subnet", openstack.ClassTransient, "connection refused")
 	}
-	_, err = ResolvePodNetwork(context.Background(), down, ok, logr.Discard())
+	_, err = ResolveStatic(context.Background(), down, fake.NoKeystone(), ok, logr.Discard())
 	if !openstack.IsRetryable(err) {
 		t.Errorf("Neutron down: error %v should stay retryable", err)
 	}

@@ -1,0 +1,49 @@
+// Package clients connects to OpenStack as kuryr.conf's [neutron] group says and builds
+// the service clients the binaries use.
+package clients
+
+import (
+	"context"
+
+	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/keystone"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
+)
+
+// Clients are the service clients of one session.
+type Clients struct {
+	Neutron  neutron.Client
+	Keystone keystone.Client
+}
+
+// Options translates the [neutron] group into session options.
+func Options(c config.Neutron) openstack.Options {
+	return openstack.Options{
+		AuthType: c.AuthType, AuthURL: c.AuthURL, Username: c.Username, UserID: c.UserID, Password: c.Password,
+		ProjectName: c.ProjectName, ProjectID: c.ProjectID, UserDomainName: c.UserDomainName,
+		UserDomainID: c.UserDomainID, ProjectDomainName: c.ProjectDomainName, ProjectDomainID: c.ProjectDomainID,
+		RegionName: c.RegionName, EndpointType: c.EndpointType, NeutronEndpoint: c.Endpoint,
+		Cloud: c.Cloud, CloudsFile: c.CloudsFile, CAFile: c.CAFile, Insecure: c.Insecure, Timeout: c.Timeout,
+	}
+}
+
+// Connect authenticates as c says and builds the clients.
+func Connect(ctx context.Context, c config.Neutron) (*Clients, error) {
+	s, err := openstack.Connect(ctx, Options(c))
+	if err != nil {
+		return nil, err
+	}
+	n, err := neutron.New(s)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keystone.New(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Neutron: n, Keystone: k}, nil
+}
+
+// Describe says how c reaches OpenStack, for start-up logs.
+func Describe(c config.Neutron) string { return openstack.Describe(Options(c)) }
