@@ -234,6 +234,10 @@ func TestSubnetExhaustedAndTerminalErrors(t *testing.T) {
 	}{
 		{openstack.ClassSubnetExhausted, apiv1.ReasonSubnetFull, 30 * time.Second},
 		{openstack.ClassTerminal, apiv1.ReasonOpenStackError, DefaultTiming.TerminalRetry},
+		{openstack.ClassUnauthorized, apiv1.ReasonAuthenticationFailed, DefaultTiming.TerminalRetry},
+		{openstack.ClassForbidden, apiv1.ReasonPermissionDenied, DefaultTiming.TerminalRetry},
+		// The subnet, network or a security group of the configuration was deleted.
+		{openstack.ClassNotFound, apiv1.ReasonInvalidConfig, DefaultTiming.TerminalRetry},
 	} {
 		e := newEnv(t, nil, newPod(testPod, testUID))
 		e.os.Fail = func(op openstack.Op) error {
@@ -248,6 +252,9 @@ func TestSubnetExhaustedAndTerminalErrors(t *testing.T) {
 		}
 		if !hasEvent(e.drainEvents(), "Warning "+tc.reason) {
 			t.Errorf("%s: no %s event", tc.class, tc.reason)
+		}
+		if c := findCondition(e.kp(testPod).Status.Conditions, apiv1.ConditionReady); c == nil || c.Reason != tc.reason {
+			t.Errorf("%s: Ready condition = %+v", tc.class, c)
 		}
 	}
 }
