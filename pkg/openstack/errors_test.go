@@ -16,7 +16,7 @@ func TestCredentialsRefusedAreNotTransient(t *testing.T) {
 		want Class
 	}{
 		"401 after re-authentication": {refused, ClassUnauthorized},
-		"re-authentication refused": {gophercloud.ErrUnableToReauthenticate{ErrOriginal: refused, ErrReauth: refused}, ClassUnauthorized},
+		"re-authentication refused":   {gophercloud.ErrUnableToReauthenticate{ErrOriginal: refused, ErrReauth: refused}, ClassUnauthorized},
 		"keystone unreachable while re-authenticating": {gophercloud.ErrUnableToReauthenticate{ErrOriginal: refused,
 			ErrReauth: syscall.ECONNREFUSED}, ClassTransient},
 		"403": {gophercloud.ErrUnexpectedResponseCode{Actual: http.StatusForbidden}, ClassForbidden},
