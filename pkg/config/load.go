@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"sort"
@@ -31,8 +32,15 @@ const (
 	DefaultQuotaRetryInterval = 30 * time.Second
 	DefaultMaxRetryInterval   = 60 * time.Second
 	DefaultNeutronTimeout     = 60 * time.Second
-	maxTagLength              = 255
-	maxPoolBatch              = 500
+	// MaxNeutronTimeout bounds [neutron] timeout: longer, a stuck neutron-server would hold a
+	// pool sync or a sweep, which have no other deadline, for as long.
+	MaxNeutronTimeout = time.Hour
+	// MinSweepGracePeriod is the least [controller] sweep_grace_period while the sweep is on:
+	// a port the sweep sees may have been created a moment ago, its KuryrPort not yet written
+	// or not yet in the cache.
+	MinSweepGracePeriod = 30 * time.Second
+	maxTagLength        = 255
+	maxPoolBatch        = 500
 )
 
 // Load reads and validates the file at path. The returned warnings name options that were
@@ -152,6 +160,9 @@ func (r *reader) neutron(n *Neutron) {
 	n.CAFile = r.str(g, "cafile", "")
 	n.Insecure = r.boolean(g, "insecure", false)
 	n.Timeout = r.duration(g, "timeout", DefaultNeutronTimeout)
+	if n.Timeout <= 0 || n.Timeout > MaxNeutronTimeout {
+		r.fail(g, "timeout", fmt.Sprintf("must be positive and at most %s (0 would mean no timeout at all)", MaxNeutronTimeout))
+	}
 
 	switch n.AuthType {
 	case "":
@@ -220,8 +231,13 @@ func (r *reader) controller(c *Controller) {
 			r.fail(g, opt, "must be positive")
 		}
 	}
-	if c.SweepPeriod < 0 || c.SweepGracePeriod < 0 {
-		r.fail(g, "sweep_period", "must not be negative")
+	switch {
+	case c.SweepPeriod < 0:
+		r.fail(g, "sweep_period", "must not be negative (0 turns the sweep off)")
+	case c.SweepPeriod > 0 && c.SweepGracePeriod < MinSweepGracePeriod:
+		r.fail(g, "sweep_grace_period", fmt.Sprintf("must be at least %s while the sweep is on (sweep_period > 0): "+
+			"it protects young ports, whose KuryrPort may not be written or cached yet, from being deleted as orphans",
+			MinSweepGracePeriod))
 	}
 }
 
@@ -357,15 +373,33 @@ func (r *reader) duration(group, opt string, def time.Duration) time.Duration {
 	if !ok || v == "" {
 		return def
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(n * float64(time.Second))
-	}
-	d, err := time.ParseDuration(v)
+	d, err := ParseDuration(v)
 	if err != nil {
-		r.fail(group, opt, fmt.Sprintf("%q is neither seconds nor a duration", v))
+		r.fail(group, opt, err.Error())
 		return def
 	}
 	return d
+}
+
+// ParseDuration reads a duration as kuryr.conf writes them: seconds, possibly fractional
+// ("30", "2.5"), or a Go duration ("500ms", "2m"). NaN, infinities and values beyond the
+// range of time.Duration (about 292 years) are errors.
+func ParseDuration(v string) (time.Duration, error) {
+	n, err := strconv.ParseFloat(v, 64)
+	if err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(n):
+			return 0, fmt.Errorf("%q is not a number of seconds", v)
+		case math.IsInf(n, 0) || math.Abs(n) >= float64(math.MaxInt64)/float64(time.Second):
+			return 0, fmt.Errorf("%q is out of range", v)
+		}
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither seconds nor a duration", v)
+	}
+	return d, nil
 }
 
 // unknown lists options present in the file that nothing read, except kuryr-kubernetes

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// base is the smallest valid kuryr.conf; tests append groups to it.
+const base = "[neutron_defaults]\nproject = p\npod_subnet = s\npod_security_groups = sg\n" +
+	"[neutron]\nauth_type = noauth\nendpoint = http://n:9696\n"
+
+// wantOptionError fails unless conf is rejected with an error naming [group] option.
+func wantOptionError(t *testing.T, conf, group, option string) error {
+	t.Helper()
+	_, _, err := Parse([]byte(conf))
+	oe, ok := ErrOption(err)
+	if !ok || oe.Group != group || oe.Option != option {
+		t.Errorf("error = %v, want one about [%s] %s", err, group, option)
+		return err
+	}
+	if want := "kuryr.conf: [" + group + "] " + option + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %q, want prefix %q", err, want)
+	}
+	return err
+}
+
+func TestNeutronTimeoutMustBePositiveFiniteAndAtMostAnHour(t *testing.T) {
+	for _, v := range []string{"0", "-5", "NaN", "1e300", "-Inf", "Inf", "+Inf", "1e400", "3601", "2h", "-1s"} {
+		t.Run(v, func(t *testing.T) {
+			wantOptionError(t, base+"timeout = "+v+"\n", "neutron", "timeout")
+		})
+	}
+	for v, want := range map[string]time.Duration{"": DefaultNeutronTimeout, "0.5": 500 * time.Millisecond,
+		"30": 30 * time.Second, "90s": 90 * time.Second, "3600": time.Hour, "1h": time.Hour} {
+		c, _, err := Parse([]byte(base + "timeout = " + v + "\n"))
+		if err != nil {
+			t.Errorf("timeout = %q: %v", v, err)
+			continue
+		}
+		if c.Neutron.Timeout != want {
+			t.Errorf("timeout = %q gives %v, want %v", v, c.Neutron.Timeout, want)
+		}
+	}
+}
+
+func TestEveryDurationRejectsNonFiniteAndOutOfRangeValues(t *testing.T) {
+	options := []struct{ group, option string }{
+		{"controller", "resync_period"}, {"controller", "sweep_period"}, {"controller", "sweep_grace_period"},
+		{"controller", "active_poll_interval"}, {"controller", "quota_retry_interval"},
+		{"controller", "max_retry_interval"}, {"vif_pool", "ports_pool_update_frequency"},
+	}
+	for _, o := range options {
+		for _, v := range []string{"NaN", "nan", "Inf", "-Inf", "infinity", "1e300", "-1e300", "1e400", "9300000000", "3000000h"} {
+			t.Run(o.option+"="+v, func(t *testing.T) {
+				err := wantOptionError(t, base+"["+o.group+"]\n"+o.option+" = "+v+"\n", o.group, o.option)
+				if err != nil && !strings.Contains(err.Error(), v) {
+					t.Errorf("error %q does not quote the value", err)
+				}
+			})
+		}
+	}
+}
+
+func TestParseDurationLimits(t *testing.T) {
+	for v, want := range map[string]time.Duration{"2.5": 2500 * time.Millisecond, "-3": -3 * time.Second,
+		"250ms": 250 * time.Millisecond, "9000000000": 9e9 * time.Second, "2562047h": 2562047 * time.Hour} {
+		if got, err := ParseDuration(v); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", v, got, err, want)
+		}
+	}
+}
+
+func TestSweepGracePeriodProtectsYoungPorts(t *testing.T) {
+	for _, v := range []string{"0", "29", "29.9s", "-1"} {
+		t.Run(v, func(t *testing.T) {
+			err := wantOptionError(t, base+"[controller]\nsweep_grace_period = "+v+"\n", "controller", "sweep_grace_period")
+			if err != nil && !strings.Contains(err.Error(), "protects young ports") {
+				t.Errorf("error %q does not say why", err)
+			}
+		})
+	}
+	wantOptionError(t, base+"[controller]\nsweep_period = -1\n", "controller", "sweep_period")
+	for _, conf := range []string{
+		"[controller]\nsweep_grace_period = 30\n",
+		"[controller]\nsweep_grace_period = 10m\n",
+		"[controller]\nsweep_period = 0\nsweep_grace_period = 0\n", // the sweep is off: nothing to protect
+	} {
+		if _, _, err := Parse([]byte(base + conf)); err != nil {
+			t.Errorf("%q: %v", conf, err)
+		}
+	}
+}
