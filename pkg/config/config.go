@@ -36,7 +36,8 @@ type Kubernetes struct {
 	SSLClientCrtFile   string
 	SSLClientKeyFile   string
 	SSLVerifyServerCrt bool
-	// ClusterID scopes the Neutron resources of this cluster (ownership tag).
+	// ClusterID scopes the Neutron resources of this cluster (ownership tag). Empty when
+	// kuryr.conf does not set it.
 	ClusterID string
 	// UseEvents enables Kubernetes Events on pods.
 	UseEvents bool

@@ -16,7 +16,6 @@ import (
 
 // Defaults of the options that have one.
 const (
-	DefaultClusterID    = "kuryr"
 	DefaultOVSBridge    = "br-int"
 	DefaultHealthPort   = 8082
 	DefaultExporterPort = 9654
@@ -78,6 +77,18 @@ func Parse(data []byte) (*Config, []string, error) {
 	return c, r.unknown(), nil
 }
 
+// ValidateClusterID checks a cluster ID given in kuryr.conf or on a command line. The empty
+// ID is not checked: it means that none was given.
+func ValidateClusterID(id string) error {
+	switch {
+	case strings.ContainsAny(id, ", \t"):
+		return errors.New("must not contain commas or blanks (it is part of a Neutron tag)")
+	case len(id) > 200:
+		return errors.New("longer than 200 characters (Neutron tags are limited to 255)")
+	}
+	return nil
+}
+
 func (r *reader) kubernetes(k *Kubernetes) {
 	const g = "kubernetes"
 	k.Kubeconfig = r.str(g, "kubeconfig", "")
@@ -87,16 +98,11 @@ func (r *reader) kubernetes(k *Kubernetes) {
 	k.SSLClientCrtFile = r.str(g, "ssl_client_crt_file", "")
 	k.SSLClientKeyFile = r.str(g, "ssl_client_key_file", "")
 	k.SSLVerifyServerCrt = r.boolean(g, "ssl_verify_server_crt", false)
-	k.ClusterID = r.str(g, "cluster_id", DefaultClusterID)
+	k.ClusterID = r.str(g, "cluster_id", "")
 	k.UseEvents = r.boolean(g, "use_events", true)
 	k.VIFPoolDriver = r.str(g, "vif_pool_driver", PoolDriverNoop)
-	switch {
-	case k.ClusterID == "":
-		r.fail(g, "cluster_id", "must not be empty")
-	case strings.ContainsAny(k.ClusterID, ", \t"):
-		r.fail(g, "cluster_id", "must not contain commas or blanks (it is part of a Neutron tag)")
-	case len(k.ClusterID) > 200:
-		r.fail(g, "cluster_id", "longer than 200 characters (Neutron tags are limited to 255)")
+	if err := ValidateClusterID(k.ClusterID); err != nil {
+		r.fail(g, "cluster_id", err.Error())
 	}
 	if k.APIRoot != "" {
 		if u, err := url.Parse(k.APIRoot); err != nil || u.Host == "" {

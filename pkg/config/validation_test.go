@@ -71,6 +71,23 @@ func TestParseDurationLimits(t *testing.T) {
 	}
 }
 
+func TestClusterIDHasNoDefault(t *testing.T) {
+	c, _, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kubernetes.ClusterID != "" {
+		t.Errorf("cluster_id not set in kuryr.conf gives %q, want empty (not a shared default)", c.Kubernetes.ClusterID)
+	}
+	c, _, err = Parse([]byte(base + "[kubernetes]\ncluster_id = prod-east\n"))
+	if err != nil || c.Kubernetes.ClusterID != "prod-east" {
+		t.Fatalf("cluster_id = prod-east: %v %v", c, err)
+	}
+	for _, v := range []string{"a,b", "a b", strings.Repeat("x", 201)} {
+		wantOptionError(t, base+"[kubernetes]\ncluster_id = "+v+"\n", "kubernetes", "cluster_id")
+	}
+}
+
 func TestSweepGracePeriodProtectsYoungPorts(t *testing.T) {
 	for _, v := range []string{"0", "29", "29.9s", "-1"} {
 		t.Run(v, func(t *testing.T) {

@@ -31,11 +31,15 @@ func newGCCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			clusterID, err := g.clusterID(cfg)
+			if err != nil {
+				return err
+			}
 			c, err := kubeClient(kubeconfig, cfg)
 			if err != nil {
 				return err
 			}
-			sw := &sweep.Sweeper{Reader: c, OpenStack: oc, ClusterID: cfg.Kubernetes.ClusterID, Grace: grace,
+			sw := &sweep.Sweeper{Reader: c, OpenStack: oc, ClusterID: clusterID, Grace: grace,
 				DryRun: !yes, Log: logr.Discard()}
 			res, err := sw.SweepOnce(ctx)
 			w := cmd.OutOrStdout()
@@ -54,7 +58,7 @@ func newGCCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "KuryrPort %s: its port is missing from Neutron (the controller re-creates it)\n", k)
 			}
 			fmt.Fprintf(w, "%d ports of cluster %s, %d recorded in KuryrPorts; %s %d\n",
-				res.Listed, cfg.Kubernetes.ClusterID, res.Referenced, verb, len(res.Collected))
+				res.Listed, clusterID, res.Referenced, verb, len(res.Collected))
 			if err != nil {
 				return fmt.Errorf("collecting orphaned ports: %w", err)
 			}
@@ -68,5 +72,6 @@ func newGCCmd(g *globals) *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default [kubernetes] kubeconfig, then $KUBECONFIG)")
 	f.DurationVar(&grace, "grace", 10*time.Minute, "leave ports younger than this alone (their KuryrPort may not be written yet)")
 	f.BoolVar(&yes, "yes", false, "delete the orphans (default: only list them)")
+	g.addClusterIDFlag(f)
 	return cmd
 }

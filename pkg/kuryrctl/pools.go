@@ -24,6 +24,7 @@ func newPoolsCmd(g *globals) *cobra.Command {
 			"([vif_pool] ports_pool_update_frequency).",
 	}
 	cmd.AddCommand(newPoolsListCmd(g), newPoolsPrefillCmd(g), newPoolsDrainCmd(g))
+	g.addClusterIDFlag(cmd.PersistentFlags())
 	return cmd
 }
 
@@ -35,14 +36,18 @@ func (g *globals) poolPorts(cmd *cobra.Command) ([]openstack.Port, string, error
 	if err != nil {
 		return nil, "", err
 	}
+	clusterID, err := g.clusterID(cfg)
+	if err != nil {
+		return nil, "", err
+	}
 	ports, err := oc.ListPorts(ctx, openstack.PortFilter{
-		Tags:        []string{ownership.ClusterTag(cfg.Kubernetes.ClusterID), ownership.PoolTag},
+		Tags:        []string{ownership.ClusterTag(clusterID), ownership.PoolTag},
 		DeviceOwner: openstack.DeviceOwnerKuryr,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("listing pool ports: %w", err)
 	}
-	return ports, cfg.Kubernetes.ClusterID, nil
+	return ports, clusterID, nil
 }
 
 func newPoolsListCmd(g *globals) *cobra.Command {
@@ -113,6 +118,10 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			clusterID, err := g.clusterID(cfg)
+			if err != nil {
+				return err
+			}
 			if count <= 0 {
 				count = cfg.VIFPool.PortsPoolMin
 			}
@@ -125,7 +134,7 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("getting the pod subnet %s: %w", nd.PodSubnet, err)
 			}
 			key := pool.NewKey(args[0], nd.Project, sn.NetworkID, nd.PodSecurityGroups)
-			spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: nd.ResourceTags,
+			spec := pool.Spec{ClusterID: clusterID, ResourceTags: nd.ResourceTags,
 				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
 			created := 0
 			var ids []string

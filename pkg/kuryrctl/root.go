@@ -3,10 +3,12 @@ package kuryrctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
@@ -16,6 +18,8 @@ import (
 type globals struct {
 	configFile string
 	timeout    time.Duration
+	// clusterIDFlag is --cluster-id of the commands that look at the cluster's ports.
+	clusterIDFlag string
 }
 
 // NewRoot returns the kuryrctl command tree.
@@ -48,4 +52,23 @@ func (g *globals) load(ctx context.Context) (*config.Config, openstack.Client, e
 
 func (g *globals) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), g.timeout)
+}
+
+// addClusterIDFlag adds --cluster-id to a command that looks at the cluster's Neutron ports.
+func (g *globals) addClusterIDFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&g.clusterIDFlag, "cluster-id", "", "the cluster ID the ports are tagged with (default: [kubernetes] cluster_id)")
+}
+
+// clusterID is --cluster-id, else [kubernetes] cluster_id; it is an error when neither is set.
+func (g *globals) clusterID(cfg *config.Config) (string, error) {
+	if g.clusterIDFlag != "" {
+		if err := config.ValidateClusterID(g.clusterIDFlag); err != nil {
+			return "", fmt.Errorf("--cluster-id %q: %w", g.clusterIDFlag, err)
+		}
+		return g.clusterIDFlag, nil
+	}
+	if cfg.Kubernetes.ClusterID == "" {
+		return "", errors.New("[kubernetes] cluster_id is not set; pass --cluster-id or set it")
+	}
+	return cfg.Kubernetes.ClusterID, nil
 }

@@ -47,11 +47,15 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("listing KuryrPorts: %w", err)
 			}
 			notReady := printKuryrPorts(w, kps.Items, all)
+			clusterID, err := g.clusterID(cfg)
+			if err != nil {
+				return err
+			}
 			_, oc, err := g.load(ctx)
 			if err != nil {
 				return err
 			}
-			ports, err := oc.ListPorts(ctx, openstack.PortFilter{Tags: []string{ownership.ClusterTag(cfg.Kubernetes.ClusterID)}})
+			ports, err := oc.ListPorts(ctx, openstack.PortFilter{Tags: []string{ownership.ClusterTag(clusterID)}})
 			if err != nil {
 				return fmt.Errorf("listing the cluster's Neutron ports: %w", err)
 			}
@@ -59,7 +63,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			for _, p := range ports {
 				byStatus[p.Status]++
 			}
-			fmt.Fprintf(w, "\nNeutron ports tagged %s: %d %s\n", ownership.ClusterTag(cfg.Kubernetes.ClusterID), len(ports), counts(byStatus))
+			fmt.Fprintf(w, "\nNeutron ports tagged %s: %d %s\n", ownership.ClusterTag(clusterID), len(ports), counts(byStatus))
 			if !healthy || notReady > 0 {
 				return fmt.Errorf("%d KuryrPorts not Ready, components healthy: %v", notReady, healthy)
 			}
@@ -71,6 +75,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 	f.StringSliceVar(&endpoints, "endpoint", []string{"controller=http://127.0.0.1:8082/ready", "daemon=http://127.0.0.1:8090/ready"},
 		"NAME=URL of a readiness endpoint to check (repeatable)")
 	f.BoolVar(&all, "all", false, "list every KuryrPort, not only those that are not Ready")
+	g.addClusterIDFlag(f)
 	return cmd
 }
 
