@@ -54,15 +54,10 @@ func Load(path string) (*Config, []string, error) {
 
 // Parse reads and validates kuryr.conf contents.
 func Parse(data []byte) (*Config, []string, error) {
-	f, err := ini.LoadSources(ini.LoadOptions{
-		// oslo.config has no inline comments: "#" inside a value is part of the value.
-		IgnoreInlineComment: true,
-		AllowShadows:        false,
-	}, data)
+	r, err := newReader(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kuryr.conf: %w", err)
+		return nil, nil, err
 	}
-	r := &reader{f: f, used: map[string]bool{}}
 	c := &Config{}
 	r.kubernetes(&c.Kubernetes)
 	r.neutronDefaults(&c.NeutronDefaults)
@@ -75,6 +70,30 @@ func Parse(data []byte) (*Config, []string, error) {
 		return nil, nil, r.err
 	}
 	return c, r.unknown(), nil
+}
+
+// ParseKubernetes reads and validates only the [kubernetes] group of kuryr.conf contents:
+// the node daemon shares the file with the controller but has no Neutron settings to give.
+func ParseKubernetes(data []byte) (Kubernetes, error) {
+	var k Kubernetes
+	r, err := newReader(data)
+	if err != nil {
+		return k, err
+	}
+	r.kubernetes(&k)
+	return k, r.err
+}
+
+func newReader(data []byte) (*reader, error) {
+	f, err := ini.LoadSources(ini.LoadOptions{
+		// oslo.config has no inline comments: "#" inside a value is part of the value.
+		IgnoreInlineComment: true,
+		AllowShadows:        false,
+	}, data)
+	if err != nil {
+		return nil, fmt.Errorf("kuryr.conf: %w", err)
+	}
+	return &reader{f: f, used: map[string]bool{}}, nil
 }
 
 // ValidateClusterID checks a cluster ID given in kuryr.conf or on a command line. The empty
@@ -97,12 +116,15 @@ func (r *reader) kubernetes(k *Kubernetes) {
 	k.SSLCACrtFile = r.str(g, "ssl_ca_crt_file", "")
 	k.SSLClientCrtFile = r.str(g, "ssl_client_crt_file", "")
 	k.SSLClientKeyFile = r.str(g, "ssl_client_key_file", "")
-	k.SSLVerifyServerCrt = r.boolean(g, "ssl_verify_server_crt", false)
+	k.InsecureSkipTLSVerify = !r.boolean(g, "ssl_verify_server_crt", true)
 	k.ClusterID = r.str(g, "cluster_id", "")
 	k.UseEvents = r.boolean(g, "use_events", true)
 	k.VIFPoolDriver = r.str(g, "vif_pool_driver", PoolDriverNoop)
 	if err := ValidateClusterID(k.ClusterID); err != nil {
 		r.fail(g, "cluster_id", err.Error())
+	}
+	if k.InsecureSkipTLSVerify && k.SSLCACrtFile != "" {
+		r.fail(g, "ssl_verify_server_crt", "false contradicts ssl_ca_crt_file (verify with that CA, or do not verify): remove one of them")
 	}
 	if k.APIRoot != "" {
 		if u, err := url.Parse(k.APIRoot); err != nil || u.Host == "" {

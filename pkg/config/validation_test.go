@@ -108,3 +108,30 @@ func TestSweepGracePeriodProtectsYoungPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIServerCertificateIsVerifiedUnlessExplicitlyNot(t *testing.T) {
+	c, _, err := Parse([]byte(base + "[kubernetes]\napi_root = https://10.0.0.1:6443\n"))
+	if err != nil || c.Kubernetes.InsecureSkipTLSVerify {
+		t.Fatalf("ssl_verify_server_crt not set: insecure = %v, %v", c != nil && c.Kubernetes.InsecureSkipTLSVerify, err)
+	}
+	for v, insecure := range map[string]bool{"true": false, "True": false, "false": true, "False": true} {
+		c, _, err := Parse([]byte(base + "[kubernetes]\nssl_verify_server_crt = " + v + "\n"))
+		if err != nil || c.Kubernetes.InsecureSkipTLSVerify != insecure {
+			t.Errorf("ssl_verify_server_crt = %s: %+v %v", v, c, err)
+		}
+	}
+	wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = false\nssl_ca_crt_file = /ca.crt\n",
+		"kubernetes", "ssl_verify_server_crt")
+	wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = maybe\n", "kubernetes", "ssl_verify_server_crt")
+}
+
+func TestParseKubernetesReadsOnlyItsGroup(t *testing.T) {
+	k, err := ParseKubernetes([]byte("[kubernetes]\napi_root = https://k:6443\ntoken_file = /t\n[cni_daemon]\nx = 1\n"))
+	if err != nil || k.APIRoot != "https://k:6443" || k.TokenFile != "/t" || k.InsecureSkipTLSVerify {
+		t.Fatalf("%+v %v", k, err)
+	}
+	if _, err := ParseKubernetes([]byte("[kubernetes]\napi_root = not a url\n")); err == nil ||
+		!strings.HasPrefix(err.Error(), "kuryr.conf: [kubernetes] api_root: ") {
+		t.Fatalf("error = %v", err)
+	}
+}

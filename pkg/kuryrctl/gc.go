@@ -69,7 +69,7 @@ func newGCCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.DurationVar(&grace, "grace", 10*time.Minute, "leave ports younger than this alone (their KuryrPort may not be written yet)")
 	f.BoolVar(&yes, "yes", false, "delete the orphans (default: only list them)")
 	g.addClusterIDFlag(f)

@@ -71,7 +71,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.StringSliceVar(&endpoints, "endpoint", []string{"controller=http://127.0.0.1:8082/ready", "daemon=http://127.0.0.1:8090/ready"},
 		"NAME=URL of a readiness endpoint to check (repeatable)")
 	f.BoolVar(&all, "all", false, "list every KuryrPort, not only those that are not Ready")

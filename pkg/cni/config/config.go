@@ -1,6 +1,6 @@
 // Package config reads the node daemon's settings from kuryr.conf (the [cni_daemon],
-// [cni_health_server], [prometheus_exporter] and [neutron_defaults] sections kuryr-kubernetes
-// used) and from command-line flags, which win over the file.
+// [cni_health_server], [prometheus_exporter], [neutron_defaults] and [kubernetes] sections
+// kuryr-kubernetes used) and from command-line flags, which win over the file.
 package config
 
 import (
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	kuryrconf "github.com/kuryr-go/kuryr-go/pkg/config"
 )
 
 // Active signals (see package daemon).
@@ -21,7 +23,10 @@ var activeSignals = []string{"any", "neutron", "ovs", "none"}
 type Config struct {
 	ConfigFile string
 	NodeName   string
+	// Kubeconfig is --kubeconfig, else [kubernetes] kubeconfig, else $KUBECONFIG.
 	Kubeconfig string
+	// Kubernetes is the [kubernetes] group: how to reach the API server without a kubeconfig.
+	Kubernetes kuryrconf.Kubernetes
 
 	// [cni_daemon]
 	SocketPath    string
@@ -68,7 +73,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs := flag.NewFlagSet("kuryr-daemon", flag.ContinueOnError)
 	fs.StringVar(&cfg.ConfigFile, "config-file", "", "kuryr.conf to read ([cni_daemon], [cni_health_server], [prometheus_exporter], [neutron_defaults])")
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: $KUBERNETES_NODE_NAME, else the host name)")
-	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: [kubernetes] kubeconfig, $KUBECONFIG, [kubernetes] api_root, else in-cluster)")
 	fs.StringVar(&cfg.SocketPath, "socket", cfg.SocketPath, "unix socket for the CNI plugin ([cni_daemon] daemon_socket)")
 	fs.DurationVar(&cfg.VIFTimeout, "vif-timeout", cfg.VIFTimeout, "wait for the pod's VIFs in its KuryrPort ([cni_daemon] vif_annotation_timeout)")
 	fs.DurationVar(&cfg.ActiveTimeout, "active-timeout", cfg.ActiveTimeout, "wait for a plugged port to be wired ([cni_daemon] vif_active_timeout)")
@@ -133,9 +138,16 @@ func (c *Config) Validate() error {
 
 // loadFile applies the file's options, except those given as flags.
 func (c *Config) loadFile(flagSet map[string]bool) error {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: false, Insensitive: false, AllowPythonMultilineValues: true}, c.ConfigFile)
+	data, err := os.ReadFile(c.ConfigFile)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: false, Insensitive: false, AllowPythonMultilineValues: true}, data)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
+	}
+	if c.Kubernetes, err = kuryrconf.ParseKubernetes(data); err != nil {
+		return err
 	}
 	var errs []error
 	// set applies the file's value of [section] key unless the flag was given.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +31,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/controller/podport"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
+	"github.com/kuryr-go/kuryr-go/pkg/kubeclient"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/vif"
 )
@@ -107,53 +106,18 @@ func Prepare(ctx context.Context, cfg *config.Config, timeout time.Duration, log
 	}
 }
 
-// RestConfig finds the Kubernetes API: the kubeconfig flag, [kubernetes] kubeconfig,
-// $KUBECONFIG, [kubernetes] api_root with token and CA files, then in-cluster.
-func RestConfig(flagKubeconfig string, k config.Kubernetes) (*rest.Config, error) {
-	path := flagKubeconfig
-	if path == "" {
-		path = k.Kubeconfig
-	}
-	if path == "" {
-		path = os.Getenv("KUBECONFIG")
-	}
-	if path != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-		}
-		return c, nil
-	}
-	if k.APIRoot != "" {
-		token := k.TokenFile
-		if token == "" {
-			token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-		}
-		return &rest.Config{
-			Host:            k.APIRoot,
-			BearerTokenFile: token,
-			TLSClientConfig: rest.TLSClientConfig{
-				CAFile: k.SSLCACrtFile, CertFile: k.SSLClientCrtFile, KeyFile: k.SSLClientKeyFile,
-				Insecure: !k.SSLVerifyServerCrt && k.SSLCACrtFile == "",
-			},
-		}, nil
-	}
-	c, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("no kubeconfig and not in a cluster: %w", err)
-	}
-	return c, nil
-}
-
 // Run builds the manager with cfg and runs it until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, opts Options, log logr.Logger) error {
 	osc, net, err := Prepare(ctx, cfg, opts.StartupTimeout, log)
 	if err != nil {
 		return err
 	}
-	restCfg, err := RestConfig(opts.Kubeconfig, cfg.Kubernetes)
+	restCfg, err := kubeclient.RestConfig(opts.Kubeconfig, cfg.Kubernetes)
 	if err != nil {
 		return err
+	}
+	if restCfg.Insecure {
+		log.Info(kubeclient.InsecureWarning)
 	}
 	restCfg.QPS, restCfg.Burst = opts.KubeQPS, opts.KubeBurst
 	if restCfg.QPS <= 0 {
