@@ -175,6 +175,7 @@ func startParking(ctx context.Context, cfg *config.Config, src *kpsource.Source,
 
 func serveHTTP(ctx context.Context, log logr.Logger, name, addr string, h http.Handler, errc chan<- error) {
 	if addr == "" {
+		log.Info("Not serving: no address", "server", name)
 		return
 	}
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
