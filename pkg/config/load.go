@@ -87,8 +87,9 @@ func ParseKubernetes(data []byte) (Kubernetes, error) {
 func newReader(data []byte) (*reader, error) {
 	f, err := ini.LoadSources(ini.LoadOptions{
 		// oslo.config has no inline comments: "#" inside a value is part of the value.
-		IgnoreInlineComment: true,
-		AllowShadows:        false,
+		IgnoreInlineComment:        true,
+		AllowShadows:               false,
+		AllowPythonMultilineValues: true,
 	}, data)
 	if err != nil {
 		return nil, fmt.Errorf("kuryr.conf: %w", err)

@@ -135,3 +135,11 @@ func TestParseKubernetesReadsOnlyItsGroup(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestContinuationLinesAsInOsloConfig(t *testing.T) {
+	conf := strings.Replace(base, "pod_security_groups = sg", "pod_security_groups = sg1,\n    sg2", 1)
+	c, _, err := Parse([]byte(conf))
+	if err != nil || strings.Join(c.NeutronDefaults.PodSecurityGroups, "|") != "sg1|sg2" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}

@@ -168,3 +168,10 @@ func TestDaemonDurationsNameTheirOption(t *testing.T) {
 		}
 	}
 }
+
+func TestContinuationLinesStillAccepted(t *testing.T) {
+	c, err := loadConf(t, "[cni_daemon]\ndaemon_socket = /run/k.sock\nextra = a,\n    b\n[kubernetes]\napi_root = https://k:6443\n")
+	if err != nil || c.SocketPath != "/run/k.sock" || c.Kubernetes.APIRoot != "https://k:6443" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
