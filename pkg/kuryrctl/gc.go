@@ -27,11 +27,7 @@ func newGCCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := g.context(cmd)
 			defer cancel()
-			cfg, oc, err := g.load(ctx)
-			if err != nil {
-				return err
-			}
-			clusterID, err := g.clusterID(cfg)
+			cfg, oc, clusterID, err := g.loadCluster(ctx)
 			if err != nil {
 				return err
 			}

@@ -32,11 +32,7 @@ func newPoolsCmd(g *globals) *cobra.Command {
 func (g *globals) poolPorts(cmd *cobra.Command) ([]openstack.Port, string, error) {
 	ctx, cancel := g.context(cmd)
 	defer cancel()
-	cfg, oc, err := g.load(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	clusterID, err := g.clusterID(cfg)
+	_, oc, clusterID, err := g.loadCluster(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -114,11 +110,7 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := g.context(cmd)
 			defer cancel()
-			cfg, oc, err := g.load(ctx)
-			if err != nil {
-				return err
-			}
-			clusterID, err := g.clusterID(cfg)
+			cfg, oc, clusterID, err := g.loadCluster(ctx)
 			if err != nil {
 				return err
 			}

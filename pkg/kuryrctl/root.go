@@ -43,11 +43,37 @@ func (g *globals) load(ctx context.Context) (*config.Config, openstack.Client, e
 	if err != nil {
 		return nil, nil, err
 	}
-	oc, err := openstack.Connect(ctx, cfg.Neutron)
+	oc, err := connect(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to Neutron (%s): %w", openstack.Describe(cfg.Neutron), err)
+		return nil, nil, err
 	}
 	return cfg, oc, nil
+}
+
+// loadCluster is load for the commands that look at the cluster's ports: it also returns the
+// cluster ID, and fails before connecting to Neutron when there is none.
+func (g *globals) loadCluster(ctx context.Context) (*config.Config, openstack.Client, string, error) {
+	cfg, _, err := config.Load(g.configFile)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	id, err := g.clusterID(cfg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	oc, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return cfg, oc, id, nil
+}
+
+func connect(ctx context.Context, cfg *config.Config) (openstack.Client, error) {
+	oc, err := openstack.Connect(ctx, cfg.Neutron)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Neutron (%s): %w", openstack.Describe(cfg.Neutron), err)
+	}
+	return oc, nil
 }
 
 func (g *globals) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {

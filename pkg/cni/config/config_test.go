@@ -92,22 +92,14 @@ func TestParkingAndMemoryOptions(t *testing.T) {
 }
 
 func TestKubernetesGroupFromFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kuryr.conf")
-	conf := "[kubernetes]\napi_root = https://10.0.0.1:6443\ntoken_file = /etc/kuryr/token\nssl_verify_server_crt = false\n"
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load([]string{"--config-file", path, "--node-name", "n"}, env(nil))
+	c, err := loadConf(t, "[kubernetes]\napi_root = https://10.0.0.1:6443\ntoken_file = /etc/kuryr/token\nssl_verify_server_crt = false\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if k := c.Kubernetes; k.APIRoot != "https://10.0.0.1:6443" || k.TokenFile != "/etc/kuryr/token" || !k.InsecureSkipTLSVerify {
 		t.Fatalf("[kubernetes] = %+v", k)
 	}
-	if err := os.WriteFile(path, []byte("[kubernetes]\napi_root = nowhere\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Load([]string{"--config-file", path, "--node-name", "n"}, env(nil)); err == nil ||
+	if _, err := loadConf(t, "[kubernetes]\napi_root = nowhere\n"); err == nil ||
 		!strings.HasPrefix(err.Error(), "kuryr.conf: [kubernetes] api_root: ") {
 		t.Fatalf("error = %v", err)
 	}
