@@ -267,6 +267,8 @@ func (r *reader) controller(c *Controller) {
 		r.fail(g, "sweep_grace_period", fmt.Sprintf("must be at least %s while the sweep is on (sweep_period > 0): "+
 			"it protects young ports, whose KuryrPort may not be written or cached yet, from being deleted as orphans",
 			MinSweepGracePeriod))
+	case c.SweepGracePeriod < 0:
+		r.fail(g, "sweep_grace_period", "must not be negative")
 	}
 }
 

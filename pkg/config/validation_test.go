@@ -98,6 +98,7 @@ func TestSweepGracePeriodProtectsYoungPorts(t *testing.T) {
 		})
 	}
 	wantOptionError(t, base+"[controller]\nsweep_period = -1\n", "controller", "sweep_period")
+	wantOptionError(t, base+"[controller]\nsweep_period = 0\nsweep_grace_period = -1\n", "controller", "sweep_grace_period")
 	for _, conf := range []string{
 		"[controller]\nsweep_grace_period = 30\n",
 		"[controller]\nsweep_grace_period = 10m\n",
