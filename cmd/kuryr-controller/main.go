@@ -57,7 +57,7 @@ func newCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "/etc/kuryr/kuryr.conf", "path of kuryr.conf")
 	f.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: [kubernetes] kubeconfig, $KUBECONFIG, api_root, in-cluster)")
-	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader with a Lease so only one replica works at a time")
+	f.BoolVar(&opts.LeaderElect, "leader-elect", true, "elect a leader with a Lease so only one replica works at a time (false: only ever run one)")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: $POD_NAMESPACE, else kube-system)")
 	f.StringVar(&opts.LeaderElectionID, "leader-election-id", "kuryr-controller", "name of the leader-election Lease")
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", "", "metrics address (default: [prometheus_exporter] controller_exporter_port; 0 disables)")

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/parking"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
+	"github.com/kuryr-go/kuryr-go/pkg/kubeclient"
 )
 
 func init() {
@@ -61,9 +61,12 @@ func main() {
 func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	log.Info("Starting kuryr-daemon", "node", cfg.NodeName, "socket", cfg.SocketPath, "bridge", cfg.Bridge,
 		"vifTimeout", cfg.VIFTimeout.String(), "activeTimeout", cfg.ActiveTimeout.String(), "activeSignal", cfg.ActiveSignal)
-	restCfg, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	restCfg, err := kubeclient.RestConfig(cfg.Kubeconfig, cfg.Kubernetes)
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	if restCfg.Insecure {
+		log.Info(kubeclient.InsecureWarning)
 	}
 	ovsClient := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: cfg.OVSVsctl, Timeout: cfg.OVSTimeout, DB: cfg.OVSDB}
 	plugger := &plug.Plugger{Switch: ovsClient}
@@ -172,6 +175,7 @@ func startParking(ctx context.Context, cfg *config.Config, src *kpsource.Source,
 
 func serveHTTP(ctx context.Context, log logr.Logger, name, addr string, h http.Handler, errc chan<- error) {
 	if addr == "" {
+		log.Info("Not serving: no address", "server", name)
 		return
 	}
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}

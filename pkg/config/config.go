@@ -29,14 +29,17 @@ type Config struct {
 // Kubernetes is the [kubernetes] group: API access and cluster identity.
 type Kubernetes struct {
 	// Kubeconfig, when set, is used instead of in-cluster configuration.
-	Kubeconfig         string
-	APIRoot            string
-	TokenFile          string
-	SSLCACrtFile       string
-	SSLClientCrtFile   string
-	SSLClientKeyFile   string
-	SSLVerifyServerCrt bool
-	// ClusterID scopes the Neutron resources of this cluster (ownership tag).
+	Kubeconfig       string
+	APIRoot          string
+	TokenFile        string
+	SSLCACrtFile     string
+	SSLClientCrtFile string
+	SSLClientKeyFile string
+	// InsecureSkipTLSVerify is set by an explicit ssl_verify_server_crt = false only: by
+	// default the API server's certificate is verified.
+	InsecureSkipTLSVerify bool
+	// ClusterID scopes the Neutron resources of this cluster (ownership tag). Empty when
+	// kuryr.conf does not set it.
 	ClusterID string
 	// UseEvents enables Kubernetes Events on pods.
 	UseEvents bool

@@ -32,7 +32,7 @@ func TestParseMinimalNoAuth(t *testing.T) {
 	if got := strings.Join(c.NeutronDefaults.PodSecurityGroups, "|"); got != "sg1|sg2" {
 		t.Errorf("pod_security_groups = %q", got)
 	}
-	if c.Kubernetes.ClusterID != DefaultClusterID || c.NeutronDefaults.OVSBridge != "br-int" {
+	if c.Kubernetes.ClusterID != "" || c.NeutronDefaults.OVSBridge != "br-int" {
 		t.Errorf("defaults not applied: %+v %+v", c.Kubernetes, c.NeutronDefaults)
 	}
 	if c.HealthServer.Port != 8082 || c.Prometheus.ControllerExporterPort != 9654 {

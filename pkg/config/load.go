@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"sort"
@@ -15,7 +16,6 @@ import (
 
 // Defaults of the options that have one.
 const (
-	DefaultClusterID    = "kuryr"
 	DefaultOVSBridge    = "br-int"
 	DefaultHealthPort   = 8082
 	DefaultExporterPort = 9654
@@ -32,8 +32,15 @@ const (
 	DefaultMaxRetryInterval   = 60 * time.Second
 	DefaultNeutronTimeout     = 60 * time.Second
 	DefaultReleaseTimeout     = 10 * time.Minute
-	maxTagLength              = 255
-	maxPoolBatch              = 500
+	// MaxNeutronTimeout bounds [neutron] timeout: longer, a stuck neutron-server would hold a
+	// pool sync or a sweep, which have no other deadline, for as long.
+	MaxNeutronTimeout = time.Hour
+	// MinSweepGracePeriod is the least [controller] sweep_grace_period while the sweep is on:
+	// a port the sweep sees may have been created a moment ago, its KuryrPort not yet written
+	// or not yet in the cache.
+	MinSweepGracePeriod = 30 * time.Second
+	maxTagLength        = 255
+	maxPoolBatch        = 500
 )
 
 // DefaultEnabledHandlers is kuryr-kubernetes' default [kubernetes] enabled_handlers.
@@ -51,15 +58,10 @@ func Load(path string) (*Config, []string, error) {
 
 // Parse reads and validates kuryr.conf contents.
 func Parse(data []byte) (*Config, []string, error) {
-	f, err := ini.LoadSources(ini.LoadOptions{
-		// oslo.config has no inline comments: "#" inside a value is part of the value.
-		IgnoreInlineComment: true,
-		AllowShadows:        false,
-	}, data)
+	r, err := newReader(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kuryr.conf: %w", err)
+		return nil, nil, err
 	}
-	r := &reader{f: f, used: map[string]bool{}}
 	c := &Config{}
 	r.kubernetes(&c.Kubernetes)
 	r.neutronDefaults(&c.NeutronDefaults)
@@ -74,6 +76,43 @@ func Parse(data []byte) (*Config, []string, error) {
 	return c, r.unknown(), nil
 }
 
+// ParseKubernetes reads and validates only the [kubernetes] group of kuryr.conf contents:
+// the node daemon shares the file with the controller but has no Neutron settings to give.
+func ParseKubernetes(data []byte) (Kubernetes, error) {
+	var k Kubernetes
+	r, err := newReader(data)
+	if err != nil {
+		return k, err
+	}
+	r.kubernetes(&k)
+	return k, r.err
+}
+
+func newReader(data []byte) (*reader, error) {
+	f, err := ini.LoadSources(ini.LoadOptions{
+		// oslo.config has no inline comments: "#" inside a value is part of the value.
+		IgnoreInlineComment:        true,
+		AllowShadows:               false,
+		AllowPythonMultilineValues: true,
+	}, data)
+	if err != nil {
+		return nil, fmt.Errorf("kuryr.conf: %w", err)
+	}
+	return &reader{f: f, used: map[string]bool{}}, nil
+}
+
+// ValidateClusterID checks a cluster ID given in kuryr.conf or on a command line. The empty
+// ID is not checked: it means that none was given.
+func ValidateClusterID(id string) error {
+	switch {
+	case strings.ContainsAny(id, ", \t"):
+		return errors.New("must not contain commas or blanks (it is part of a Neutron tag)")
+	case len(id) > 200:
+		return errors.New("longer than 200 characters (Neutron tags are limited to 255)")
+	}
+	return nil
+}
+
 func (r *reader) kubernetes(k *Kubernetes) {
 	const g = "kubernetes"
 	k.Kubeconfig = r.str(g, "kubeconfig", "")
@@ -82,21 +121,19 @@ func (r *reader) kubernetes(k *Kubernetes) {
 	k.SSLCACrtFile = r.str(g, "ssl_ca_crt_file", "")
 	k.SSLClientCrtFile = r.str(g, "ssl_client_crt_file", "")
 	k.SSLClientKeyFile = r.str(g, "ssl_client_key_file", "")
-	k.SSLVerifyServerCrt = r.boolean(g, "ssl_verify_server_crt", false)
-	k.ClusterID = r.str(g, "cluster_id", DefaultClusterID)
+	k.InsecureSkipTLSVerify = !r.boolean(g, "ssl_verify_server_crt", true)
+	k.ClusterID = r.str(g, "cluster_id", "")
 	k.UseEvents = r.boolean(g, "use_events", true)
 	k.VIFPoolDriver = r.str(g, "vif_pool_driver", PoolDriverNoop)
 	k.EnabledHandlers = r.list(g, "enabled_handlers")
 	if _, set := r.raw(g, "enabled_handlers"); !set {
 		k.EnabledHandlers = append([]string(nil), DefaultEnabledHandlers...)
 	}
-	switch {
-	case k.ClusterID == "":
-		r.fail(g, "cluster_id", "must not be empty")
-	case strings.ContainsAny(k.ClusterID, ", \t"):
-		r.fail(g, "cluster_id", "must not contain commas or blanks (it is part of a Neutron tag)")
-	case len(k.ClusterID) > 200:
-		r.fail(g, "cluster_id", "longer than 200 characters (Neutron tags are limited to 255)")
+	if err := ValidateClusterID(k.ClusterID); err != nil {
+		r.fail(g, "cluster_id", err.Error())
+	}
+	if k.InsecureSkipTLSVerify && k.SSLCACrtFile != "" {
+		r.fail(g, "ssl_verify_server_crt", "false contradicts ssl_ca_crt_file (verify with that CA, or do not verify): remove one of them")
 	}
 	if k.APIRoot != "" {
 		if u, err := url.Parse(k.APIRoot); err != nil || u.Host == "" {
@@ -160,6 +197,9 @@ func (r *reader) neutron(n *Neutron) {
 	n.CAFile = r.str(g, "cafile", "")
 	n.Insecure = r.boolean(g, "insecure", false)
 	n.Timeout = r.duration(g, "timeout", DefaultNeutronTimeout)
+	if n.Timeout <= 0 || n.Timeout > MaxNeutronTimeout {
+		r.fail(g, "timeout", fmt.Sprintf("must be positive and at most %s (0 would mean no timeout at all)", MaxNeutronTimeout))
+	}
 
 	switch n.AuthType {
 	case "":
@@ -230,8 +270,15 @@ func (r *reader) controller(c *Controller) {
 			r.fail(g, opt, "must be positive")
 		}
 	}
-	if c.SweepPeriod < 0 || c.SweepGracePeriod < 0 {
-		r.fail(g, "sweep_period", "must not be negative")
+	switch {
+	case c.SweepPeriod < 0:
+		r.fail(g, "sweep_period", "must not be negative (0 turns the sweep off)")
+	case c.SweepPeriod > 0 && c.SweepGracePeriod < MinSweepGracePeriod:
+		r.fail(g, "sweep_grace_period", fmt.Sprintf("must be at least %s while the sweep is on (sweep_period > 0): "+
+			"it protects young ports, whose KuryrPort may not be written or cached yet, from being deleted as orphans",
+			MinSweepGracePeriod))
+	case c.SweepGracePeriod < 0:
+		r.fail(g, "sweep_grace_period", "must not be negative")
 	}
 }
 
@@ -367,15 +414,33 @@ func (r *reader) duration(group, opt string, def time.Duration) time.Duration {
 	if !ok || v == "" {
 		return def
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(n * float64(time.Second))
-	}
-	d, err := time.ParseDuration(v)
+	d, err := ParseDuration(v)
 	if err != nil {
-		r.fail(group, opt, fmt.Sprintf("%q is neither seconds nor a duration", v))
+		r.fail(group, opt, err.Error())
 		return def
 	}
 	return d
+}
+
+// ParseDuration reads a duration as kuryr.conf writes them: seconds, possibly fractional
+// ("30", "2.5"), or a Go duration ("500ms", "2m"). NaN, infinities and values beyond the
+// range of time.Duration (about 292 years) are errors.
+func ParseDuration(v string) (time.Duration, error) {
+	n, err := strconv.ParseFloat(v, 64)
+	if err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(n):
+			return 0, fmt.Errorf("%q is not a number of seconds", v)
+		case math.IsInf(n, 0) || math.Abs(n) >= float64(math.MaxInt64)/float64(time.Second):
+			return 0, fmt.Errorf("%q is out of range", v)
+		}
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither seconds nor a duration", v)
+	}
+	return d, nil
 }
 
 // unknown lists options present in the file that nothing read, except kuryr-kubernetes

@@ -13,12 +13,12 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/bench"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/kubeclient"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
@@ -118,7 +118,7 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 	f.DurationVar(&opts.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long to wait for all pods to be Ready")
 	f.DurationVar(&opts.GoneTimeout, "gone-timeout", 5*time.Minute, "how long to wait for pods and ports to be gone")
 	f.StringVar(&out, "out", "burst.json", "result file")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.StringSliceVar(&pidFiles, "process", nil, "NAME=PIDFILE of a process whose CPU and peak RSS to report (repeatable)")
 	f.StringVar(&metricsURL, "controller-metrics", "", "controller /metrics URL, to count Neutron API calls")
 	f.StringVar(&daemonURL, "daemon-events", "", "node daemon CNI events URL, for the CNI ADD stage")
@@ -259,16 +259,18 @@ func newBenchReportCmd() *cobra.Command {
 	}
 }
 
+// kubeconfigUsage is the help of the --kubeconfig flags.
+const kubeconfigUsage = "kubeconfig (default: [kubernetes] kubeconfig, $KUBECONFIG, [kubernetes] api_root, else in-cluster)"
+
+// kubeClient is a client of the cluster's API server: the kubeconfig flag, else as the
+// controller finds it from kuryr.conf.
 func kubeClient(kubeconfig string, cfg *config.Config) (client.WithWatch, error) {
-	if kubeconfig == "" {
-		kubeconfig = cfg.Kubernetes.Kubeconfig
-	}
-	if kubeconfig == "" {
-		kubeconfig = os.Getenv("KUBECONFIG")
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	rc, err := kubeclient.RestConfig(kubeconfig, cfg.Kubernetes)
 	if err != nil {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	if rc.Insecure {
+		fmt.Fprintln(os.Stderr, "warning:", kubeclient.InsecureWarning)
 	}
 	rc.QPS, rc.Burst = 100, 200
 	s := runtime.NewScheme()

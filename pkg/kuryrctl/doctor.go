@@ -100,7 +100,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.StringSliceVar(&endpoints, "endpoint", []string{"controller=http://127.0.0.1:8082/ready", "daemon=http://127.0.0.1:8090/ready"},
 		"NAME=URL of a readiness endpoint to check (repeatable; empty to skip)")
 	f.BoolVar(&ovs, "ovs", true, "check the OVS bridge with ovs-vsctl (run on a node)")

@@ -7,7 +7,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
-	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/sweep"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/keystone"
@@ -30,15 +29,11 @@ func newGCCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := g.context(cmd)
 			defer cancel()
-			cfg, oc, err := g.load(ctx)
+			cfg, oc, clusterID, err := g.loadCluster(ctx)
 			if err != nil {
 				return err
 			}
 			c, err := kubeClient(kubeconfig, cfg)
-			if err != nil {
-				return err
-			}
-			clusterID, err := app.ClusterID(ctx, c, cfg.Kubernetes.ClusterID, logr.Discard())
 			if err != nil {
 				return err
 			}
@@ -76,8 +71,9 @@ func newGCCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.DurationVar(&grace, "grace", 10*time.Minute, "leave ports younger than this alone (their KuryrPort may not be written yet)")
 	f.BoolVar(&yes, "yes", false, "delete the orphans (default: only list them)")
+	g.addClusterIDFlag(f)
 	return cmd
 }

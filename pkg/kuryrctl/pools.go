@@ -24,6 +24,7 @@ func newPoolsCmd(g *globals) *cobra.Command {
 			"([vif_pool] ports_pool_update_frequency).",
 	}
 	cmd.AddCommand(newPoolsListCmd(g), newPoolsPrefillCmd(g), newPoolsDrainCmd(g))
+	g.addClusterIDFlag(cmd.PersistentFlags())
 	return cmd
 }
 
@@ -31,11 +32,7 @@ func newPoolsCmd(g *globals) *cobra.Command {
 func (g *globals) poolPorts(cmd *cobra.Command) ([]neutron.Port, string, error) {
 	ctx, cancel := g.context(cmd)
 	defer cancel()
-	cfg, oc, err := g.load(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	clusterID, err := g.clusterID(ctx, cfg)
+	_, oc, clusterID, err := g.loadCluster(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -113,7 +110,7 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := g.context(cmd)
 			defer cancel()
-			cfg, oc, err := g.load(ctx)
+			cfg, oc, clusterID, err := g.loadCluster(ctx)
 			if err != nil {
 				return err
 			}
@@ -129,10 +126,6 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("getting the pod subnet %s: %w", nd.PodSubnet, err)
 			}
 			key := pool.NewKey(args[0], nd.Project, sn.NetworkID, nd.PodSecurityGroups)
-			clusterID, err := g.clusterID(ctx, cfg)
-			if err != nil {
-				return err
-			}
 			spec := pool.Spec{ClusterID: clusterID, ResourceTags: nd.ResourceTags,
 				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
 			created := 0

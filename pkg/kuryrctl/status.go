@@ -10,10 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/go-logr/logr"
-
-	"github.com/kuryr-go/kuryr-go/pkg/controller/app"
-
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,11 +47,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("listing KuryrPorts: %w", err)
 			}
 			notReady := printKuryrPorts(w, kps.Items, all)
-			_, oc, err := g.load(ctx)
+			clusterID, err := g.clusterID(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			clusterID, err := app.ClusterID(ctx, c, cfg.Kubernetes.ClusterID, logr.Discard())
+			_, oc, err := g.load(ctx)
 			if err != nil {
 				return err
 			}
@@ -75,10 +71,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: [kubernetes] kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.StringSliceVar(&endpoints, "endpoint", []string{"controller=http://127.0.0.1:8082/ready", "daemon=http://127.0.0.1:8090/ready"},
 		"NAME=URL of a readiness endpoint to check (repeatable)")
 	f.BoolVar(&all, "all", false, "list every KuryrPort, not only those that are not Ready")
+	g.addClusterIDFlag(f)
 	return cmd
 }
 

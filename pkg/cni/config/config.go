@@ -1,6 +1,6 @@
 // Package config reads the node daemon's settings from kuryr.conf (the [cni_daemon],
-// [cni_health_server], [prometheus_exporter] and [neutron_defaults] sections kuryr-kubernetes
-// used) and from command-line flags, which win over the file.
+// [cni_health_server], [prometheus_exporter], [neutron_defaults] and [kubernetes] sections
+// kuryr-kubernetes used) and from command-line flags, which win over the file.
 package config
 
 import (
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	kuryrconf "github.com/kuryr-go/kuryr-go/pkg/config"
 )
 
 // Active signals (see package daemon).
@@ -21,7 +23,10 @@ var activeSignals = []string{"any", "neutron", "ovs", "none"}
 type Config struct {
 	ConfigFile string
 	NodeName   string
+	// Kubeconfig is --kubeconfig, else [kubernetes] kubeconfig, else $KUBECONFIG.
 	Kubeconfig string
+	// Kubernetes is the [kubernetes] group: how to reach the API server without a kubeconfig.
+	Kubernetes kuryrconf.Kubernetes
 
 	// [cni_daemon]
 	SocketPath    string
@@ -68,17 +73,17 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs := flag.NewFlagSet("kuryr-daemon", flag.ContinueOnError)
 	fs.StringVar(&cfg.ConfigFile, "config-file", "", "kuryr.conf to read ([cni_daemon], [cni_health_server], [prometheus_exporter], [neutron_defaults])")
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: $KUBERNETES_NODE_NAME, else the host name)")
-	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: [kubernetes] kubeconfig, $KUBECONFIG, [kubernetes] api_root, else in-cluster)")
 	fs.StringVar(&cfg.SocketPath, "socket", cfg.SocketPath, "unix socket for the CNI plugin ([cni_daemon] daemon_socket)")
 	fs.DurationVar(&cfg.VIFTimeout, "vif-timeout", cfg.VIFTimeout, "wait for the pod's VIFs in its KuryrPort ([cni_daemon] vif_annotation_timeout)")
 	fs.DurationVar(&cfg.ActiveTimeout, "active-timeout", cfg.ActiveTimeout, "wait for a plugged port to be wired ([cni_daemon] vif_active_timeout)")
 	fs.StringVar(&cfg.ActiveSignal, "active-signal", cfg.ActiveSignal, "what ends the active wait: any, neutron, ovs or none ([cni_daemon] vif_active_signal)")
-	fs.DurationVar(&cfg.OVSTimeout, "ovs-timeout", cfg.OVSTimeout, "ovs-vsctl --timeout ([cni_daemon] ovs_vsctl_timeout)")
+	fs.DurationVar(&cfg.OVSTimeout, "ovs-timeout", cfg.OVSTimeout, "ovs-vsctl --timeout, at least 1s ([cni_daemon] ovs_vsctl_timeout)")
 	fs.StringVar(&cfg.OVSDB, "ovsdb", "", "ovs-vsctl --db, empty for its default ([cni_daemon] ovsdb_connection)")
 	fs.StringVar(&cfg.OVSVsctl, "ovs-vsctl", cfg.OVSVsctl, "ovs-vsctl binary")
 	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "integration bridge checked for readiness ([neutron_defaults] ovs_bridge)")
-	fs.StringVar(&cfg.HealthAddr, "health-addr", cfg.HealthAddr, "address of /ready and /alive ([cni_health_server] port)")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port)")
+	fs.StringVar(&cfg.HealthAddr, "health-addr", cfg.HealthAddr, "address of /ready and /alive, empty to disable ([cni_health_server] port, 0 disables)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port, 0 disables)")
 	fs.BoolVar(&cfg.ParkPoolPorts, "park-pool-ports", cfg.ParkPoolPorts, "plug the node's free pool ports ahead of their pods ([cni_daemon] park_pool_ports)")
 	fs.DurationVar(&cfg.ParkGrace, "park-grace", cfg.ParkGrace, "keep a parked port that left the pool this long for its pod ([cni_daemon] park_grace)")
 	fs.IntVar(&cfg.MemoryLimitMiB, "memory-limit-mib", cfg.MemoryLimitMiB, "soft limit of the Go runtime's memory, 0 for none; GOMEMLIMIT wins ([cni_daemon] memory_limit_mib)")
@@ -109,14 +114,42 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	return &cfg, cfg.Validate()
 }
 
+// minimum is the least value a duration setting accepts, and why.
+type minimum struct {
+	least time.Duration
+	why   string
+}
+
+var (
+	positive = minimum{time.Nanosecond, "must be positive"}
+	// ovs-vsctl takes whole seconds, and --timeout=0 makes it wait forever.
+	ovsTimeout = minimum{time.Second, "must be at least 1s: ovs-vsctl takes whole seconds and --timeout=0 waits forever"}
+)
+
+func (m minimum) check(d time.Duration) error {
+	if d < m.least {
+		return errors.New(m.why)
+	}
+	return nil
+}
+
 // Validate checks the values.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.MemoryLimitMiB < 0 {
 		errs = append(errs, fmt.Errorf("memory limit %d MiB must not be negative", c.MemoryLimitMiB))
 	}
-	if c.VIFTimeout <= 0 || c.ActiveTimeout <= 0 || c.OVSTimeout <= 0 || c.ParkGrace <= 0 {
-		errs = append(errs, errors.New("timeouts must be positive"))
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+		least minimum
+	}{
+		{"vif-timeout", c.VIFTimeout, positive}, {"active-timeout", c.ActiveTimeout, positive},
+		{"ovs-timeout", c.OVSTimeout, ovsTimeout}, {"park-grace", c.ParkGrace, positive},
+	} {
+		if err := d.least.check(d.value); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %s: %w", d.flag, d.value, err))
+		}
 	}
 	ok := false
 	for _, s := range activeSignals {
@@ -133,9 +166,16 @@ func (c *Config) Validate() error {
 
 // loadFile applies the file's options, except those given as flags.
 func (c *Config) loadFile(flagSet map[string]bool) error {
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: false, Insensitive: false, AllowPythonMultilineValues: true}, c.ConfigFile)
+	data, err := os.ReadFile(c.ConfigFile)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{Loose: false, Insensitive: false, AllowPythonMultilineValues: true}, data)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.ConfigFile, err)
+	}
+	if c.Kubernetes, err = kuryrconf.ParseKubernetes(data); err != nil {
+		return err
 	}
 	var errs []error
 	// set applies the file's value of [section] key unless the flag was given.
@@ -144,17 +184,18 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 			return
 		}
 		if err := apply(f.Section(section).Key(key)); err != nil {
-			errs = append(errs, fmt.Errorf("[%s] %s: %w", section, key, err))
+			errs = append(errs, &kuryrconf.OptionError{Group: section, Option: key, Problem: err.Error()})
 		}
 	}
 	str := func(dst *string) func(*ini.Key) error {
 		return func(k *ini.Key) error { *dst = k.String(); return nil }
 	}
-	secs := func(dst *time.Duration) func(*ini.Key) error {
-		return func(k *ini.Key) error {
-			v, err := k.Float64()
-			*dst = time.Duration(v * float64(time.Second))
-			return err
+	secs := func(dst *time.Duration, least minimum) func(*ini.Key) error {
+		return func(k *ini.Key) (err error) {
+			if *dst, err = kuryrconf.ParseDuration(k.String()); err != nil {
+				return err
+			}
+			return least.check(*dst)
 		}
 	}
 	integer := func(dst *int) func(*ini.Key) error {
@@ -163,24 +204,34 @@ func (c *Config) loadFile(flagSet map[string]bool) error {
 	boolean := func(dst *bool) func(*ini.Key) error {
 		return func(k *ini.Key) (err error) { *dst, err = k.Bool(); return err }
 	}
+	// port gives the listen address of a TCP port; 0 disables the server, as in the controller.
 	port := func(dst *string) func(*ini.Key) error {
 		return func(k *ini.Key) error {
 			v, err := k.Int()
-			*dst = fmt.Sprintf(":%d", v)
-			return err
+			switch {
+			case err != nil:
+				return fmt.Errorf("%q is not an integer", k.String())
+			case v < 0 || v > 65535:
+				return fmt.Errorf("%d is not a TCP port (1 to 65535, or 0 to disable)", v)
+			case v == 0:
+				*dst = ""
+			default:
+				*dst = fmt.Sprintf(":%d", v)
+			}
+			return nil
 		}
 	}
 	set("socket", "cni_daemon", "daemon_socket", str(&c.SocketPath))
-	set("vif-timeout", "cni_daemon", "vif_annotation_timeout", secs(&c.VIFTimeout))
-	set("active-timeout", "cni_daemon", "vif_active_timeout", secs(&c.ActiveTimeout))
+	set("vif-timeout", "cni_daemon", "vif_annotation_timeout", secs(&c.VIFTimeout, positive))
+	set("active-timeout", "cni_daemon", "vif_active_timeout", secs(&c.ActiveTimeout, positive))
 	set("active-signal", "cni_daemon", "vif_active_signal", str(&c.ActiveSignal))
-	set("ovs-timeout", "cni_daemon", "ovs_vsctl_timeout", secs(&c.OVSTimeout))
+	set("ovs-timeout", "cni_daemon", "ovs_vsctl_timeout", secs(&c.OVSTimeout, ovsTimeout))
 	set("ovsdb", "cni_daemon", "ovsdb_connection", str(&c.OVSDB))
 	set("bridge", "neutron_defaults", "ovs_bridge", str(&c.Bridge))
 	set("node-name", "cni_daemon", "node_name", str(&c.NodeName))
 	set("kubeconfig", "kubernetes", "kubeconfig", str(&c.Kubeconfig))
 	set("park-pool-ports", "cni_daemon", "park_pool_ports", boolean(&c.ParkPoolPorts))
-	set("park-grace", "cni_daemon", "park_grace", secs(&c.ParkGrace))
+	set("park-grace", "cni_daemon", "park_grace", secs(&c.ParkGrace, positive))
 	set("memory-limit-mib", "cni_daemon", "memory_limit_mib", integer(&c.MemoryLimitMiB))
 	set("health-addr", "cni_health_server", "port", port(&c.HealthAddr))
 	set("metrics-addr", "prometheus_exporter", "cni_exporter_port", port(&c.MetricsAddr))

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +88,82 @@ func TestParkingAndMemoryOptions(t *testing.T) {
 	}
 	if _, err := Load([]string{"--config-file", path, "--node-name", "n"}, env(nil)); err == nil {
 		t.Fatal("no error for park_pool_ports = maybe")
+	}
+}
+
+func TestKubernetesGroupFromFile(t *testing.T) {
+	c, err := loadConf(t, "[kubernetes]\napi_root = https://10.0.0.1:6443\ntoken_file = /etc/kuryr/token\nssl_verify_server_crt = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.Kubernetes; k.APIRoot != "https://10.0.0.1:6443" || k.TokenFile != "/etc/kuryr/token" || !k.InsecureSkipTLSVerify {
+		t.Fatalf("[kubernetes] = %+v", k)
+	}
+	if _, err := loadConf(t, "[kubernetes]\napi_root = nowhere\n"); err == nil ||
+		!strings.HasPrefix(err.Error(), "kuryr.conf: [kubernetes] api_root: ") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// loadConf loads a kuryr.conf with the given contents and flags.
+func loadConf(t *testing.T, conf string, args ...string) (*Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kuryr.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(append([]string{"--config-file", path, "--node-name", "n"}, args...), env(nil))
+}
+
+func TestPortsOutOfRangeRejectedAndZeroDisables(t *testing.T) {
+	for _, o := range []struct{ group, option string }{{"cni_health_server", "port"}, {"prometheus_exporter", "cni_exporter_port"}} {
+		for _, v := range []string{"-1", "70000", "65536", "http"} {
+			_, err := loadConf(t, "["+o.group+"]\n"+o.option+" = "+v+"\n")
+			if want := "kuryr.conf: [" + o.group + "] " + o.option + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%s = %s: error = %v, want prefix %q", o.option, v, err, want)
+			}
+		}
+	}
+	c, err := loadConf(t, "[cni_health_server]\nport = 0\n[prometheus_exporter]\ncni_exporter_port = 0\n")
+	if err != nil || c.HealthAddr != "" || c.MetricsAddr != "" {
+		t.Fatalf("port 0 must disable the server (empty address): %+v %v", c, err)
+	}
+	c, err = loadConf(t, "[cni_health_server]\nport = 65535\n")
+	if err != nil || c.HealthAddr != ":65535" {
+		t.Fatalf("port 65535: %+v %v", c, err)
+	}
+}
+
+func TestOVSVsctlTimeoutAtLeastOneSecond(t *testing.T) {
+	for _, v := range []string{"0", "0.4", "0.9", "999ms", "-1", "NaN", "Inf", "1e300"} {
+		_, err := loadConf(t, "[cni_daemon]\novs_vsctl_timeout = "+v+"\n")
+		if want := "kuryr.conf: [cni_daemon] ovs_vsctl_timeout: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ovs_vsctl_timeout = %s: error = %v, want prefix %q", v, err, want)
+		}
+	}
+	if _, err := Load([]string{"--ovs-timeout", "500ms", "--node-name", "n"}, env(nil)); err == nil || !strings.Contains(err.Error(), "--ovs-timeout") {
+		t.Errorf("--ovs-timeout 500ms: error = %v", err)
+	}
+	c, err := loadConf(t, "[cni_daemon]\novs_vsctl_timeout = 1\n")
+	if err != nil || c.OVSTimeout != time.Second {
+		t.Fatalf("ovs_vsctl_timeout = 1: %+v %v", c, err)
+	}
+}
+
+func TestDaemonDurationsNameTheirOption(t *testing.T) {
+	for _, o := range []string{"vif_annotation_timeout", "vif_active_timeout", "park_grace"} {
+		for _, v := range []string{"0", "-2", "NaN", "-Inf", "1e300"} {
+			_, err := loadConf(t, "[cni_daemon]\n"+o+" = "+v+"\n")
+			if want := "kuryr.conf: [cni_daemon] " + o + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%s = %s: error = %v, want prefix %q", o, v, err, want)
+			}
+		}
+	}
+}
+
+func TestContinuationLinesStillAccepted(t *testing.T) {
+	c, err := loadConf(t, "[cni_daemon]\ndaemon_socket = /run/k.sock\nextra = a,\n    b\n[kubernetes]\napi_root = https://k:6443\n")
+	if err != nil || c.SocketPath != "/run/k.sock" || c.Kubernetes.APIRoot != "https://k:6443" {
+		t.Fatalf("%+v %v", c, err)
 	}
 }

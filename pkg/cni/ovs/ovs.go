@@ -63,7 +63,8 @@ func (c *Client) vsctl(ctx context.Context, args ...string) (string, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	full := []string{fmt.Sprintf("--timeout=%d", int(timeout.Round(time.Second)/time.Second))}
+	// Whole seconds, rounded up: --timeout=0 would make ovs-vsctl wait forever.
+	full := []string{fmt.Sprintf("--timeout=%d", int((timeout+time.Second-1)/time.Second))}
 	if c.DB != "" {
 		full = append(full, "--db="+c.DB)
 	}

@@ -165,3 +165,17 @@ func TestExitCode(t *testing.T) {
 		t.Fatal("command error code lost")
 	}
 }
+
+func TestTimeoutNeverRoundsToZero(t *testing.T) {
+	for timeout, want := range map[time.Duration]string{
+		300 * time.Millisecond: "--timeout=1", time.Second: "--timeout=1", 1500 * time.Millisecond: "--timeout=2",
+		10 * time.Second: "--timeout=10", 0: "--timeout=10",
+	} {
+		c, r := newClient(nil)
+		c.Timeout = timeout
+		_, _ = c.BridgeExists(context.Background(), "br-int")
+		if len(r.calls) != 1 || r.calls[0].args[0] != want {
+			t.Errorf("timeout %v: calls %v, want %s first", timeout, r.calls, want)
+		}
+	}
+}

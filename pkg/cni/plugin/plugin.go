@@ -26,6 +26,9 @@ var Supported = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.
 const (
 	DefaultAddTimeout   = 150 * time.Second
 	DefaultOtherTimeout = 30 * time.Second
+	// MaxTimeout caps the conflist's timeout: a larger value (up to one that would overflow
+	// into a negative deadline) is taken as this.
+	MaxTimeout = 10 * time.Minute
 )
 
 // NetConf is the plugin's entry in the conflist.
@@ -33,7 +36,8 @@ type NetConf struct {
 	types.PluginConf
 	// DaemonSocket is the daemon's unix socket (default api.DefaultSocket).
 	DaemonSocket string `json:"daemon_socket,omitempty"`
-	// Timeout bounds an ADD in seconds (default 150); DEL, CHECK and STATUS use min(Timeout, 30).
+	// Timeout bounds an ADD in seconds (default 150, at most 600: larger values count as 600);
+	// DEL, CHECK and STATUS use min(Timeout, 30).
 	Timeout int `json:"timeout,omitempty"`
 	// KuryrConf is accepted for compatibility with kuryr-kubernetes conflists and ignored.
 	KuryrConf string `json:"kuryr_conf,omitempty"`
@@ -62,7 +66,8 @@ func ParseConf(stdin []byte) (*NetConf, error) {
 func (c *NetConf) timeout(cmd string) time.Duration {
 	add := DefaultAddTimeout
 	if c.Timeout > 0 {
-		add = time.Duration(c.Timeout) * time.Second
+		// Capped before the multiplication, which could overflow.
+		add = time.Duration(min(c.Timeout, int(MaxTimeout/time.Second))) * time.Second
 	}
 	if cmd == api.CmdAdd {
 		return add

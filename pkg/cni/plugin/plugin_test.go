@@ -70,6 +70,26 @@ func TestParseConf(t *testing.T) {
 	}
 }
 
+func TestTimeoutIsCappedSoTheDeadlineIsNeverNegative(t *testing.T) {
+	for _, v := range []string{"600", "601", "9999999999", "9223372036854775807"} {
+		c, err := ParseConf([]byte(`{"timeout":` + v + `}`))
+		if err != nil {
+			t.Fatalf("timeout %s: %v", v, err)
+		}
+		if got := c.timeout(api.CmdAdd); got != MaxTimeout {
+			t.Errorf("timeout %s: ADD deadline in %v, want %v", v, got, MaxTimeout)
+		}
+		if got := c.timeout(api.CmdDel); got != DefaultOtherTimeout {
+			t.Errorf("timeout %s: DEL deadline in %v, want %v", v, got, DefaultOtherTimeout)
+		}
+	}
+	for _, v := range []string{"-1", "-9999999999"} {
+		if _, err := ParseConf([]byte(`{"timeout":` + v + `}`)); err == nil {
+			t.Errorf("timeout %s accepted", v)
+		}
+	}
+}
+
 func TestAddForwardsAndConvertsResult(t *testing.T) {
 	for _, version := range []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"} {
 		t.Run(version, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -15,13 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
+	"github.com/kuryr-go/kuryr-go/pkg/kubeclient"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/clients"
 )
 
@@ -75,9 +74,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log logr.Logger)
 	if err != nil {
 		return err
 	}
-	restCfg, err := RestConfig(opts.Kubeconfig, cfg.Kubernetes)
+	restCfg, err := kubeclient.RestConfig(opts.Kubeconfig, cfg.Kubernetes)
 	if err != nil {
 		return err
+	}
+	if restCfg.Insecure {
+		log.Info(kubeclient.InsecureWarning)
 	}
 	restCfg.QPS, restCfg.Burst = opts.KubeQPS, opts.KubeBurst
 	if restCfg.QPS <= 0 {
@@ -149,42 +151,4 @@ func addr(override string, port int) string {
 		return "0"
 	}
 	return ":" + strconv.Itoa(port)
-}
-
-// RestConfig finds the Kubernetes API: the kubeconfig flag, [kubernetes] kubeconfig,
-// $KUBECONFIG, [kubernetes] api_root with token and CA files, then in-cluster.
-func RestConfig(flagKubeconfig string, k config.Kubernetes) (*rest.Config, error) {
-	path := flagKubeconfig
-	if path == "" {
-		path = k.Kubeconfig
-	}
-	if path == "" {
-		path = os.Getenv("KUBECONFIG")
-	}
-	if path != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-		}
-		return c, nil
-	}
-	if k.APIRoot != "" {
-		token := k.TokenFile
-		if token == "" {
-			token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-		}
-		return &rest.Config{
-			Host:            k.APIRoot,
-			BearerTokenFile: token,
-			TLSClientConfig: rest.TLSClientConfig{
-				CAFile: k.SSLCACrtFile, CertFile: k.SSLClientCrtFile, KeyFile: k.SSLClientKeyFile,
-				Insecure: !k.SSLVerifyServerCrt && k.SSLCACrtFile == "",
-			},
-		}, nil
-	}
-	c, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("no kubeconfig and not in a cluster: %w", err)
-	}
-	return c, nil
 }
