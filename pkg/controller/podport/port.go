@@ -61,8 +61,11 @@ func (r *Reconciler) ensurePort(ctx context.Context, pod *corev1.Pod, kp *apiv1.
 		metrics.PortsManaged.Dec()
 		if res.Gone != replacedID {
 			log.Info("Port was deleted outside the controller; replacing it", "portID", res.Gone)
-			r.event(pod, corev1.EventTypeWarning, apiv1.ReasonPortRecreated, "RecreatePort",
-				"Neutron port %s was deleted outside kuryr; the pod gets another port", res.Gone)
+			note := "Neutron port %s was deleted outside kuryr; the pod gets another port"
+			if pod.Status.PodIP != "" {
+				note += ", which it is plugged with when it is restarted (its network is down until then)"
+			}
+			r.event(pod, corev1.EventTypeWarning, apiv1.ReasonPortRecreated, "RecreatePort", note, res.Gone)
 		}
 	}
 	if err != nil {
