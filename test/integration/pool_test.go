@@ -78,6 +78,8 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 
 	deletePod(t, kube, ns, pod.Name)
 	Eventually(t, 60*time.Second, 100*time.Millisecond, "pod gone", func() bool { return podGone(kube, ns, pod.Name) })
+	// The pod goes at once; its KuryrPort gives the port back in the background.
+	Eventually(t, 60*time.Second, 100*time.Millisecond, "KuryrPort gone", func() bool { return getKP(kube, ns, pod.Name) == nil })
 	p, err := nc.GetPort(ctx, portID)
 	if err != nil {
 		t.Fatalf("port %s after pod deletion: %v (want it back in the pool)", portID, err)
