@@ -50,13 +50,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				return ctrl.Result{RequeueAfter: r.timing().ActivePoll}, nil
 			}
 			return ctrl.Result{}, nil
-		case kp.DeletionTimestamp != nil:
-			return r.keepPort(ctx, pod, kp)
 		case pod.DeletionTimestamp != nil:
 			// Terminating: the containers may still run (preStop hooks, draining). The
-			// update that reports them stopped brings the pod back here.
+			// update that reports them stopped brings the pod back here; the KuryrPort
+			// stays until then even if it is being deleted (foreground deletion).
 			deadline := pod.DeletionTimestamp.Add(r.timing().TerminationMargin)
 			return ctrl.Result{RequeueAfter: max(deadline.Sub(r.now()), time.Second)}, nil
+		case kp.DeletionTimestamp != nil:
+			return r.keepPort(ctx, pod, kp)
 		case !managed(pod):
 			// A KuryrPort prepared before the pod was scheduled keeps its port.
 			return ctrl.Result{}, nil

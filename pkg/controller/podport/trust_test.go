@@ -191,3 +191,26 @@ func TestNoRecordLeftForAPodThatNeverGotItsKuryrPort(t *testing.T) {
 		t.Errorf("record of the new pod kept: %+v", rec)
 	}
 }
+
+// TestKuryrPortDeletedWithItsTerminatingPodStaysUntilRelease: a foreground deletion of a
+// pod deletes its KuryrPort while the containers still run; the KuryrPort must carry the
+// port's release once they stop, not leave it behind.
+func TestKuryrPortDeletedWithItsTerminatingPodStaysUntilRelease(t *testing.T) {
+	e := newEnv(t, nil, newPod(testPod, testUID, running, func(p *corev1.Pod) { p.Finalizers = []string{"test/kubelet"} }))
+	e.mustReconcile(testPod)
+	_ = e.k8s.Delete(context.Background(), e.pod(testPod), client.GracePeriodSeconds(30))
+	_ = e.k8s.Delete(context.Background(), e.kp(testPod))
+	e.mustReconcile(testPod)
+	if e.kp(testPod) == nil || len(e.os.Ports()) != 1 {
+		t.Fatal("KuryrPort or port gone while the pod's containers run")
+	}
+	pod := e.pod(testPod)
+	stopped(pod)
+	if err := e.k8s.Status().Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	e.mustReconcile(testPod)
+	if e.kp(testPod) != nil || len(e.os.Ports()) != 0 {
+		t.Errorf("after the containers stopped: KuryrPort %v, %d ports", e.kp(testPod) != nil, len(e.os.Ports()))
+	}
+}
