@@ -110,11 +110,11 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (Result, error) {
 	// Read Kubernetes after Neutron: anything created in between is young and protected by
 	// the grace period, or is found in the caches.
 	var kps apiv1.KuryrPortList
-	if err := s.Reader.List(ctx, &kps); err != nil {
+	if err := s.Reader.List(ctx, &kps, client.UnsafeDisableDeepCopy); err != nil {
 		return res, fmt.Errorf("listing KuryrPorts: %w", err)
 	}
 	var pods corev1.PodList
-	if err := s.Reader.List(ctx, &pods); err != nil {
+	if err := s.Reader.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
 		return res, fmt.Errorf("listing pods: %w", err)
 	}
 	nodes, err := s.nodes(ctx)
@@ -209,7 +209,7 @@ func (s *Sweeper) old(p *neutron.Port, now time.Time) bool {
 // without nodes, or a reader without them): then no pool port is ever collected.
 func (s *Sweeper) nodes(ctx context.Context) (map[string]bool, error) {
 	var list corev1.NodeList
-	if err := s.Reader.List(ctx, &list); err != nil {
+	if err := s.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
 	if len(list.Items) == 0 {
