@@ -94,16 +94,10 @@ func (r *Reconciler) poolKey(node string, t *podnet.Target) pool.Key {
 	return pool.NewKey(node, t.ProjectID, t.Network.ID, t.SecurityGroups)
 }
 
+// createOpts are the create options of the pod's own port: those of a port a pool makes
+// for a pod (one definition of a pod port).
 func (r *Reconciler) createOpts(pod *corev1.Pod, t *podnet.Target) neutron.PortCreateOpts {
-	return neutron.PortCreateOpts{
-		Name:           pod.Name,
-		NetworkID:      t.Network.ID,
-		ProjectID:      t.ProjectID,
-		SubnetIDs:      t.SubnetIDs(),
-		DeviceOwner:    neutron.DeviceOwnerKuryr,
-		DeviceID:       string(pod.UID),
-		HostID:         pod.Spec.NodeName,
-		SecurityGroups: t.SecurityGroups,
-		Tags:           ownership.PortTags(r.ClusterID, string(pod.UID), r.ResourceTags),
-	}
+	spec := pool.Spec{ClusterID: r.ClusterID, ResourceTags: r.ResourceTags,
+		Subnets: map[string][]string{t.Network.ID: t.SubnetIDs()}}
+	return spec.PodPortOpts(r.poolKey(pod.Spec.NodeName, t), pod.Name, string(pod.UID))
 }
