@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/ownership"
@@ -28,22 +30,45 @@ func newPoolsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// poolPorts lists the cluster's pool ports in Neutron.
-func (g *globals) poolPorts(cmd *cobra.Command) ([]neutron.Port, string, error) {
-	ctx, cancel := g.context(cmd)
-	defer cancel()
-	_, oc, clusterID, err := g.loadCluster(ctx)
+// poolView is what the pools commands work on: the configuration, Neutron, the cluster ID
+// and the cluster's pool ports.
+type poolView struct {
+	cfg       *config.Config
+	neutron   neutron.Client
+	clusterID string
+	ports     []neutron.Port
+}
+
+// poolPorts lists the cluster's pool ports in Neutron: those of the configured project on
+// the pod subnet's network, the only ones a controller takes into its pools.
+func (g *globals) poolPorts(ctx context.Context) (*poolView, error) {
+	cfg, oc, clusterID, err := g.loadCluster(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	sn, err := podSubnet(ctx, oc, cfg)
+	if err != nil {
+		return nil, err
 	}
 	ports, err := oc.ListPorts(ctx, neutron.PortFilter{
 		Tags:        []string{ownership.ClusterTag(clusterID), ownership.PoolTag},
 		DeviceOwner: neutron.DeviceOwnerKuryr,
+		NetworkID:   sn.NetworkID,
+		ProjectID:   cfg.NeutronDefaults.Project,
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("listing pool ports: %w", err)
+		return nil, fmt.Errorf("listing pool ports: %w", err)
 	}
-	return ports, clusterID, nil
+	return &poolView{cfg: cfg, neutron: oc, clusterID: clusterID, ports: ports}, nil
+}
+
+// podSubnet reads the configured pod subnet ([neutron_defaults] pod_subnet).
+func podSubnet(ctx context.Context, oc neutron.Client, cfg *config.Config) (*neutron.Subnet, error) {
+	sn, err := oc.GetSubnet(ctx, cfg.NeutronDefaults.PodSubnet)
+	if err != nil {
+		return nil, fmt.Errorf("getting the pod subnet %s: %w", cfg.NeutronDefaults.PodSubnet, err)
+	}
+	return sn, nil
 }
 
 func newPoolsListCmd(g *globals) *cobra.Command {
@@ -52,10 +77,13 @@ func newPoolsListCmd(g *globals) *cobra.Command {
 		Short: "List the pools from Neutron: free (bound, possibly plugged ahead) and other pool-tagged ports per node, network and SG set",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ports, clusterID, err := g.poolPorts(cmd)
+			ctx, cancel := g.context(cmd)
+			defer cancel()
+			v, err := g.poolPorts(ctx)
 			if err != nil {
 				return err
 			}
+			ports, clusterID := v.ports, v.clusterID
 			type counts struct{ free, active, other int }
 			byKey := map[pool.Key]*counts{}
 			for i := range ports {
@@ -121,12 +149,12 @@ func newPoolsPrefillCmd(g *globals) *cobra.Command {
 				batch = cfg.VIFPool.PortsPoolBatch
 			}
 			nd := cfg.NeutronDefaults
-			sn, err := oc.GetSubnet(ctx, nd.PodSubnet)
+			sn, err := podSubnet(ctx, oc, cfg)
 			if err != nil {
-				return fmt.Errorf("getting the pod subnet %s: %w", nd.PodSubnet, err)
+				return err
 			}
 			key := pool.NewKey(args[0], nd.Project, sn.NetworkID, nd.PodSecurityGroups)
-			spec := pool.Spec{ClusterID: clusterID, ResourceTags: nd.ResourceTags,
+			spec := pool.Spec{ClusterID: clusterID, ResourceTags: nd.ResourceTags, ProjectID: nd.Project,
 				Subnets: map[string][]string{sn.NetworkID: {sn.ID}}}
 			created := 0
 			var ids []string
@@ -188,40 +216,82 @@ func waitPortsActive(ctx context.Context, oc neutron.Client, ids []string, timeo
 }
 
 func newPoolsDrainCmd(g *globals) *cobra.Command {
-	var anyStatus bool
+	var (
+		anyStatus  bool
+		kubeconfig string
+	)
 	cmd := &cobra.Command{
 		Use:   "drain [NODE]",
 		Short: "Delete the free pool ports (of NODE, or of every node): after turning pools off, or to clean up",
-		Long: "A controller running with pools may still hand out a port that is being deleted; the pod then\n" +
-			"gets a new port. Ports bound to pods carry no pool tag and are never touched.",
+		Long: "Ports bound to pods carry no pool tag and are never touched. A pod that has just taken a\n" +
+			"port from a pool has it recorded in its KuryrPort at once, but the port keeps the pool tag\n" +
+			"until the controller gives it the pod's name: drain skips every port a KuryrPort records\n" +
+			"and says how many. A port a running controller hands out after the KuryrPorts were read\n" +
+			"can still be deleted under its pod: turn pools off first ([kubernetes] vif_pool_driver = noop).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ports, clusterID, err := g.poolPorts(cmd)
-			if err != nil {
-				return err
-			}
 			ctx, cancel := g.context(cmd)
 			defer cancel()
-			_, oc, err := g.load(ctx)
+			v, err := g.poolPorts(ctx)
 			if err != nil {
 				return err
 			}
+			// Read after the Neutron list, so that a port a pod took while it ran is seen
+			// as recorded too.
+			c, err := kubeClient(kubeconfig, v.cfg)
+			if err != nil {
+				return err
+			}
+			var kps kuryrv1.KuryrPortList
+			if err := c.List(ctx, &kps); err != nil {
+				return fmt.Errorf("listing KuryrPorts (the ports pods have taken): %w", err)
+			}
+			node := ""
+			if len(args) == 1 {
+				node = args[0]
+			}
+			doomed, skipped := drainSelection(v.ports, kps.Items, v.clusterID, node, anyStatus)
+			w := cmd.OutOrStdout()
+			if skipped > 0 {
+				fmt.Fprintf(w, "skipped %d pool ports recorded in KuryrPorts (taken by pods)\n", skipped)
+			}
 			deleted := 0
-			for i := range ports {
-				p := &ports[i]
-				if (!anyStatus && !pool.IsFreePoolPort(p, clusterID)) || (len(args) == 1 && p.HostID != args[0]) {
-					continue
-				}
-				if err := oc.DeletePort(ctx, p.ID); err != nil {
+			for _, p := range doomed {
+				if err := v.neutron.DeletePort(ctx, p.ID); err != nil {
 					return fmt.Errorf("deleting pool port %s (%d deleted): %w", p.ID, deleted, err)
 				}
 				deleted++
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d free pool ports\n", deleted)
+			fmt.Fprintf(w, "deleted %d free pool ports\n", deleted)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&anyStatus, "any-status", false,
-		"also delete pool-tagged ports that are not bound to a node")
+	f := cmd.Flags()
+	f.BoolVar(&anyStatus, "any-status", false, "also delete pool-tagged ports that are not bound to a node")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default [kubernetes] kubeconfig, then $KUBECONFIG)")
 	return cmd
+}
+
+// drainSelection returns the pool ports drain deletes: the free ones (with anyStatus, every
+// pool-tagged one) of node, or of every node when node is empty, that no KuryrPort records;
+// skipped counts those left because a KuryrPort records them.
+func drainSelection(ports []neutron.Port, kps []kuryrv1.KuryrPort, clusterID, node string, anyStatus bool) (doomed []neutron.Port, skipped int) {
+	recorded := map[string]bool{}
+	for i := range kps {
+		for _, id := range kps[i].PortIDs() {
+			recorded[id] = true
+		}
+	}
+	for i := range ports {
+		p := &ports[i]
+		if (!anyStatus && !pool.IsFreePoolPort(p, clusterID)) || (node != "" && p.HostID != node) {
+			continue
+		}
+		if recorded[p.ID] {
+			skipped++
+			continue
+		}
+		doomed = append(doomed, *p)
+	}
+	return doomed, skipped
 }

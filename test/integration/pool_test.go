@@ -45,7 +45,7 @@ func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 	// Prefill the way kuryrctl pools prefill does.
 	key := pool.NewKey(tb.Get("NODE_NAME"), tb.Get("K8S_PROJECT_ID"), tb.Get("POD_NETWORK_ID"), []string{tb.Get("POD_SG_ID")})
 	spec := pool.Spec{ClusterID: cfg.Kubernetes.ClusterID, ResourceTags: cfg.NeutronDefaults.ResourceTags,
-		Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}}
+		ProjectID: key.ProjectID, Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}}
 	prefilled, err := nc.CreatePorts(ctx, spec.PoolPortOpts(key, 2))
 	if err != nil {
 		t.Fatalf("prefilling: %v", err)
@@ -164,7 +164,7 @@ func TestPoolManagerAgainstNeutron(t *testing.T) {
 	newManager := func() (*pool.Manager, func()) {
 		m := pool.New(pool.Options{
 			Neutron: nc, Reader: emptyReader(t),
-			Spec: pool.Spec{ClusterID: clusterID, ResourceTags: []string{"kuryr-it"},
+			Spec: pool.Spec{ClusterID: clusterID, ResourceTags: []string{"kuryr-it"}, ProjectID: key.ProjectID,
 				Subnets: map[string][]string{key.NetworkID: {tb.Get("POD_SUBNET_ID")}}},
 			Min: 2, Max: 3, Batch: 2, SyncPeriod: time.Second, Log: testLogger(t),
 		})

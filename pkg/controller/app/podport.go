@@ -118,6 +118,7 @@ func NewPools(mgr ctrl.Manager, cfg *config.Config, osc neutron.Client, nets pod
 		Spec: pool.Spec{
 			ClusterID:    clusterID,
 			ResourceTags: cfg.NeutronDefaults.ResourceTags,
+			ProjectID:    t.ProjectID,
 			Subnets:      map[string][]string{t.Network.ID: t.SubnetIDs()},
 		},
 		Min: vp.PortsPoolMin, Max: vp.PortsPoolMax, Batch: vp.PortsPoolBatch,

@@ -27,7 +27,7 @@ func withPools(e *env, hold chan struct{}) *pool.Manager {
 	}
 	m := pool.New(pool.Options{
 		Neutron: e.os, Reader: e.k8s,
-		Spec: pool.Spec{ClusterID: "test-cluster", ResourceTags: []string{"extra"}, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
+		Spec: pool.Spec{ClusterID: "test-cluster", ResourceTags: []string{"extra"}, ProjectID: "proj-1", Subnets: map[string][]string{"net-1": {"subnet-1"}}},
 		Min:  0, Batch: 1, SyncPeriod: time.Hour, Log: testr.New(e.t),
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -30,7 +30,13 @@ func (m *Manager) Bind(port *neutron.Port, pod *corev1.Pod) {
 	e := m.entry(port.ID)
 	switch e.state.Load() {
 	case stateRecycling:
-		return // the pod gave it back already
+		if e.podUID.Load() != nil {
+			return // the pod gave it back already
+		}
+		// Found not DOWN at a sync and kept until it is, yet recorded for a pod: the pod's.
+		m.unpool(port.ID)
+		e.podUID.Store(&uid)
+		e.set(stateTaken)
 	case stateBound:
 		if u := e.podUID.Load(); u != nil && *u == uid {
 			return
@@ -39,7 +45,7 @@ func (m *Manager) Bind(port *neutron.Port, pod *corev1.Pod) {
 		e.set(stateTaken)
 	case stateFree:
 		// Recorded for a pod but still listed as free (should not happen): take it out.
-		m.unfree(port.ID)
+		m.unpool(port.ID)
 		e.podUID.Store(&uid)
 		e.set(stateTaken)
 	case stateUnknown: // taken before a restart; the KuryrPort status says whose it is
@@ -60,12 +66,16 @@ func (m *Manager) enqueueBind(e *entry, req bindRequest) {
 	}
 }
 
-// unfree removes a port from whatever free list holds it.
-func (m *Manager) unfree(id string) {
+// unpool removes a port from whatever free list or recycling set holds it.
+func (m *Manager) unpool(id string) {
 	m.pools.Range(func(_, v any) bool {
 		p := v.(*pool)
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if _, ok := p.recycling[id]; ok {
+			delete(p.recycling, id)
+			return false
+		}
 		for i := range p.free {
 			if p.free[i].ID == id {
 				p.free = append(p.free[:i], p.free[i+1:]...)

@@ -39,13 +39,26 @@ func (k Key) SecurityGroups() []string {
 	return strings.Split(k.SGs, ",")
 }
 
-// Spec says how pool ports are made: ownership tags and the subnets of each network.
+// Spec says which pool ports are the cluster's and how they are made: ownership tags, the
+// project and the subnets of each network.
 type Spec struct {
 	ClusterID    string
 	ResourceTags []string
+	// ProjectID is the project of the pool ports. Only ports of this project (and of the
+	// networks of Subnets) are taken into the pools: a port with the same cluster tag
+	// elsewhere belongs to someone else.
+	ProjectID string
 	// Subnets maps a network ID to the subnets its ports get an address in. Pools of
-	// other networks can hand out and take back ports but are not refilled.
+	// other networks (or projects) hand out no free port: a pod on them gets a port
+	// created for it, and a port given back to them is deleted.
 	Subnets map[string][]string
+}
+
+// holds reports whether key's pool is one of the spec's: its project and one of its
+// networks.
+func (s Spec) holds(key Key) bool {
+	_, ok := s.Subnets[key.NetworkID]
+	return ok && key.ProjectID == s.ProjectID
 }
 
 // PoolPortOpts returns the create options of n free pool ports for key: bound to the

@@ -10,12 +10,16 @@
 // when its pool is full.
 //
 // Neutron is the record: at start (and every ports_pool_update_frequency) the pools are
-// rebuilt from the ports carrying the pool tag that no KuryrPort references, so nothing is
-// lost in a crash, whatever the step it happened in.
+// rebuilt from the ports of the Spec's project and networks carrying the cluster and pool
+// tags that no KuryrPort references, so nothing is lost in a crash, whatever the step it
+// happened in. Such a port is free when Neutron reports it DOWN; one that is not DOWN may
+// still be plugged for the pod that gave it back, and is free only if its node's
+// KuryrPortPool lists it (plugged ahead).
 //
 // With Options.Writer the free ports of each node are also published in its KuryrPortPool:
 // the node daemon plugs them ahead (the OVS agent wires them while they wait), and a pod
-// that takes one finds it ready.
+// that takes one finds it ready. The pools of a node removed from the cluster are
+// forgotten.
 package pool
 
 import (
@@ -41,7 +45,7 @@ import (
 // Options configure a Manager.
 type Options struct {
 	Neutron neutron.Client
-	// Reader lists KuryrPorts (normally the manager's cache).
+	// Reader lists KuryrPorts and Nodes (normally the manager's cache).
 	Reader client.Reader
 	// WaitForCache blocks until Reader has synced; may be nil.
 	WaitForCache func(context.Context) bool
@@ -141,6 +145,9 @@ type pool struct {
 	refilling bool
 	notBefore time.Time
 	failures  int
+	// pruned is set once the pool is forgotten (its node was removed): it is never
+	// refilled again.
+	pruned bool
 }
 
 // New returns a Manager; call Start (or add it to a controller manager) to run it.
@@ -237,8 +244,9 @@ func (m *Manager) Acquire(ctx context.Context, key Key, pod *corev1.Pod) (*neutr
 
 // Release gives a pod's port back to key's pool: security groups reset to the pool's,
 // name kuryr-pool-port, device_id cleared, pod-uid tag replaced by the pool tag. If the
-// pool already holds ports_pool_max ports, the port is deleted instead. A port that is
-// gone counts as released. It becomes free once Neutron reports it DOWN (next sync).
+// pool already holds ports_pool_max ports, or key is not one of the Spec's pools, the port
+// is deleted instead. A port that is gone counts as released. It becomes free once Neutron
+// reports it DOWN (next sync).
 func (m *Manager) Release(ctx context.Context, port *neutron.Port, key Key) error {
 	e := m.entry(port.ID)
 	e.mu.Lock()
@@ -249,18 +257,23 @@ func (m *Manager) Release(ctx context.Context, port *neutron.Port, key Key) erro
 		p.mu.Unlock()
 		return nil // released already
 	}
-	full := m.o.Max > 0 && len(p.free)+len(p.recycling) >= m.o.Max
-	if !full {
+	var drop string // why the port is deleted rather than kept
+	switch {
+	case !m.o.Spec.holds(key):
+		drop = "not in the pools' project and networks" // no sync would ever free it
+	case m.o.Max > 0 && len(p.free)+len(p.recycling) >= m.o.Max:
+		drop = "pool full"
+	default:
 		p.recycling[port.ID] = neutron.Port{ID: port.ID} // reserve the place
 	}
 	p.mu.Unlock()
 
-	if full {
+	if drop != "" {
 		if err := m.o.Neutron.DeletePort(ctx, port.ID); err != nil {
-			return fmt.Errorf("deleting port %s (pool %s full): %w", port.ID, key.Node, err)
+			return fmt.Errorf("deleting port %s (pool %s: %s): %w", port.ID, key.Node, drop, err)
 		}
 		m.ports.Delete(port.ID)
-		m.o.Log.V(1).Info("Deleted released port: pool full", "portID", port.ID, "node", key.Node)
+		m.o.Log.V(1).Info("Deleted released port", "reason", drop, "portID", port.ID, "node", key.Node)
 		return nil
 	}
 	updated, err := m.reset(ctx, port.ID, key)

@@ -29,6 +29,12 @@ const (
 
 var testKey = NewKey(node, "proj-1", "net-1", []string{"sg-2", "sg-1"})
 
+// testSpec is the Spec of testKey's project and network.
+func testSpec(resourceTags ...string) Spec {
+	return Spec{ClusterID: cluster, ResourceTags: resourceTags, ProjectID: "proj-1",
+		Subnets: map[string][]string{"net-1": {"subnet-1"}}}
+}
+
 func pod(name, uid string) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(uid)}}
 }
@@ -62,7 +68,7 @@ func newHarness(t *testing.T, min, maxPorts, batch int, objs ...client.Object) *
 	t.Cleanup(cancel)
 	m := New(Options{
 		Neutron: osc, Reader: reader(objs...),
-		Spec: Spec{ClusterID: cluster, ResourceTags: []string{"extra"}, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
+		Spec: testSpec("extra"),
 		Min:  min, Max: maxPorts, Batch: batch,
 		SyncPeriod: time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
 	})

@@ -14,21 +14,36 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
-// newPublishingHarness is a harness whose manager publishes KuryrPortPools to a fake API.
-func newPublishingHarness(t *testing.T) (*harness, client.Client) {
+// newPublishingHarness is a harness whose manager publishes KuryrPortPools to a fake API
+// holding objs.
+func newPublishingHarness(t *testing.T, objs ...client.Object) (*harness, client.Client) {
 	t.Helper()
 	h := newHarness(t, 0, 0, 2)
-	w := reader().(client.Client)
+	w := reader(objs...).(client.Client)
 	h.m = New(Options{
 		Neutron: h.os, Reader: w, Writer: w,
 		VIFOf: func(p *neutron.Port) (apiv1.VIF, bool) {
 			return apiv1.VIF{ID: p.ID, NetworkID: p.NetworkID}, p.NetworkID == "net-1"
 		},
 		PublishInterval: 10 * time.Millisecond,
-		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
+		Spec:            testSpec(),
 		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
 	})
 	return h, w
+}
+
+// park writes node's KuryrPortPool listing ports, as an earlier controller published it
+// (the node then plugs them ahead).
+func park(t *testing.T, w client.Client, node string, ports ...neutron.Port) {
+	t.Helper()
+	kpp := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{NodeName: node}}
+	kpp.Name = node
+	for _, p := range ports {
+		kpp.Spec.Ports = append(kpp.Spec.Ports, apiv1.VIF{ID: p.ID, NetworkID: p.NetworkID})
+	}
+	if err := w.Create(context.Background(), kpp); err != nil {
+		t.Fatalf("creating KuryrPortPool %s: %v", node, err)
+	}
 }
 
 func publishedIDs(ctx context.Context, w client.Client, node string) ([]string, bool) {
@@ -46,8 +61,10 @@ func publishedIDs(ctx context.Context, w client.Client, node string) ([]string, 
 func TestFreePortsArePublishedPerNode(t *testing.T) {
 	h, w := newPublishingHarness(t)
 	a := h.freePort()
-	// A free port found ACTIVE is a port its node has plugged ahead: still free.
+	// A free port found ACTIVE that its node's KuryrPortPool lists is a port the node has
+	// plugged ahead: still free.
 	b := h.freePort(func(p *neutron.Port) { p.Status = neutron.PortStatusActive })
+	park(t, w, node, b)
 	other := h.freePort(func(p *neutron.Port) { p.HostID = "node-2" })
 	h.start()
 	h.eventually("both free ports of node-1 published", func() bool {
@@ -100,21 +117,13 @@ func TestActivePortNotRecoveredWithoutPublishing(t *testing.T) {
 
 // The empty KuryrPortPool of a removed node is deleted; that of a node still there is kept.
 func TestEmptyPoolOfRemovedNodeDeleted(t *testing.T) {
-	h := newHarness(t, 0, 0, 2)
 	gone := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{NodeName: "gone"}}
 	gone.Name = "gone"
 	kept := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{NodeName: "here"}}
 	kept.Name = "here"
 	nodeHere := &corev1.Node{}
 	nodeHere.Name = "here"
-	w := reader(gone, kept, nodeHere).(client.Client)
-	h.m = New(Options{
-		Neutron: h.os, Reader: w, Writer: w,
-		VIFOf:           func(p *neutron.Port) (apiv1.VIF, bool) { return apiv1.VIF{ID: p.ID}, true },
-		PublishInterval: 10 * time.Millisecond,
-		Spec:            Spec{ClusterID: cluster, Subnets: map[string][]string{"net-1": {"subnet-1"}}},
-		SyncPeriod:      time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
-	})
+	h, w := newPublishingHarness(t, gone, kept, nodeHere)
 	// The controller still has a (now empty) pool of the removed node in memory.
 	h.m.pool(NewKey("gone", "k8s", "net-1", []string{"sg-1"}))
 	h.start()

@@ -12,11 +12,12 @@ import (
 // refillTimeout bounds one bulk create (20 ports take about 6 s on a busy Neutron).
 const refillTimeout = 2 * time.Minute
 
-// maybeRefill starts a background refill of p when it is below ports_pool_min, no refill
-// of p is running and p is not backing off after a failure. It never blocks.
+// maybeRefill starts a background refill of p when it is one of the Spec's pools, below
+// ports_pool_min, no refill of p is running and p is not backing off after a failure nor
+// forgotten. It never blocks.
 func (m *Manager) maybeRefill(p *pool) {
 	ctx := m.background()
-	if ctx == nil || ctx.Err() != nil || len(m.o.Spec.Subnets[p.key.NetworkID]) == 0 {
+	if ctx == nil || ctx.Err() != nil || len(m.o.Spec.Subnets[p.key.NetworkID]) == 0 || !m.o.Spec.holds(p.key) {
 		return
 	}
 	p.mu.Lock()
@@ -25,7 +26,7 @@ func (m *Manager) maybeRefill(p *pool) {
 	if m.o.Max > 0 {
 		n = min(n, m.o.Max-size-len(p.recycling))
 	}
-	if p.refilling || size >= m.o.Min || n <= 0 || time.Now().Before(p.notBefore) {
+	if p.refilling || p.pruned || size >= m.o.Min || n <= 0 || time.Now().Before(p.notBefore) {
 		p.mu.Unlock()
 		return
 	}
