@@ -32,26 +32,17 @@ var ErrNotSupported = errors.New("not supported by this OpenStack connection")
 // Options say how to reach and authenticate to OpenStack: noauth with an explicit Neutron
 // endpoint, Keystone password authentication, or a clouds.yaml entry.
 type Options struct {
-	AuthType          string
-	AuthURL           string
-	Username          string
-	UserID            string
-	Password          string
-	ProjectName       string
-	ProjectID         string
-	UserDomainName    string
-	UserDomainID      string
-	ProjectDomainName string
-	ProjectDomainID   string
-	RegionName        string
-	// EndpointType is the catalog interface: public, internal or admin.
-	EndpointType string
+	AuthType string
+	// Auth is the Keystone authentication of AuthType password.
+	Auth gophercloud.AuthOptions
+	// Endpoints choose the region and interface in the service catalog.
+	Endpoints gophercloud.EndpointOpts
 	// NeutronEndpoint is Neutron's URL for noauth, and an override of the catalog otherwise.
 	NeutronEndpoint string
-	Cloud           string
-	CloudsFile      string
-	CAFile          string
-	Insecure        bool
+	// Cloud names the clouds.yaml entry of AuthType clouds; CloudsFile optionally the file.
+	Cloud, CloudsFile string
+	CAFile            string
+	Insecure          bool
 	// Timeout bounds every HTTP request.
 	Timeout time.Duration
 }
@@ -76,8 +67,8 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 		if o.CloudsFile != "" {
 			copts = append(copts, clouds.WithLocations(o.CloudsFile))
 		}
-		if o.RegionName != "" {
-			copts = append(copts, clouds.WithRegion(o.RegionName))
+		if o.Endpoints.Region != "" {
+			copts = append(copts, clouds.WithRegion(o.Endpoints.Region))
 		}
 		ao, eo, tlsConfig, err := clouds.Parse(copts...)
 		if err != nil {
@@ -86,19 +77,9 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 		ao.AllowReauth = true
 		return authenticate(ctx, o, ao, eo, tlsConfig)
 	default:
-		ao := gophercloud.AuthOptions{
-			IdentityEndpoint: o.AuthURL, Username: o.Username, UserID: o.UserID, Password: o.Password,
-			DomainName: o.UserDomainName, DomainID: o.UserDomainID, AllowReauth: true,
-			Scope: &gophercloud.AuthScope{
-				ProjectName: o.ProjectName, ProjectID: o.ProjectID,
-				DomainName: o.ProjectDomainName, DomainID: o.ProjectDomainID,
-			},
-		}
-		if o.ProjectID != "" { // Keystone rejects a scope with both a project ID and a domain
-			ao.Scope.DomainName, ao.Scope.DomainID = "", ""
-		}
-		eo := gophercloud.EndpointOpts{Region: o.RegionName, Availability: gophercloud.Availability(o.EndpointType)}
-		return authenticate(ctx, o, ao, eo, nil)
+		ao := o.Auth
+		ao.AllowReauth = true
+		return authenticate(ctx, o, ao, o.Endpoints, nil)
 	}
 }
 
@@ -171,6 +152,6 @@ func Describe(o Options) string {
 	case AuthClouds:
 		return "clouds.yaml cloud " + o.Cloud
 	default:
-		return "keystone " + strings.TrimSpace(o.AuthURL)
+		return "keystone " + strings.TrimSpace(o.Auth.IdentityEndpoint)
 	}
 }

@@ -5,6 +5,8 @@ package clients
 import (
 	"context"
 
+	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/keystone"
@@ -19,12 +21,18 @@ type Clients struct {
 
 // Options translates the [neutron] group into session options.
 func Options(c config.Neutron) openstack.Options {
+	scope := &gophercloud.AuthScope{ProjectName: c.ProjectName, ProjectID: c.ProjectID,
+		DomainName: c.ProjectDomainName, DomainID: c.ProjectDomainID}
+	if c.ProjectID != "" { // Keystone rejects a scope with both a project ID and a domain
+		scope.DomainName, scope.DomainID = "", ""
+	}
 	return openstack.Options{
-		AuthType: c.AuthType, AuthURL: c.AuthURL, Username: c.Username, UserID: c.UserID, Password: c.Password,
-		ProjectName: c.ProjectName, ProjectID: c.ProjectID, UserDomainName: c.UserDomainName,
-		UserDomainID: c.UserDomainID, ProjectDomainName: c.ProjectDomainName, ProjectDomainID: c.ProjectDomainID,
-		RegionName: c.RegionName, EndpointType: c.EndpointType, NeutronEndpoint: c.Endpoint,
-		Cloud: c.Cloud, CloudsFile: c.CloudsFile, CAFile: c.CAFile, Insecure: c.Insecure, Timeout: c.Timeout,
+		AuthType: c.AuthType,
+		Auth: gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL, Username: c.Username, UserID: c.UserID,
+			Password: c.Password, DomainName: c.UserDomainName, DomainID: c.UserDomainID, Scope: scope},
+		Endpoints:       gophercloud.EndpointOpts{Region: c.RegionName, Availability: gophercloud.Availability(c.EndpointType)},
+		NeutronEndpoint: c.Endpoint, Cloud: c.Cloud, CloudsFile: c.CloudsFile,
+		CAFile: c.CAFile, Insecure: c.Insecure, Timeout: c.Timeout,
 	}
 }
 

@@ -252,42 +252,29 @@ func (c *Neutron) ReplacePortTags(_ context.Context, id string, tags []string) e
 }
 
 func (c *Neutron) GetNetwork(_ context.Context, id string) (*neutron.Network, error) {
-	if err := c.begin(neutron.OpGetNetwork); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.networks[id]; ok {
-		cp := *n
-		return &cp, nil
-	}
-	return nil, notFound(neutron.OpGetNetwork, "Network", id)
+	return getCopy(c, neutron.OpGetNetwork, c.networks, "Network", id)
 }
 
 func (c *Neutron) GetSubnet(_ context.Context, id string) (*neutron.Subnet, error) {
-	if err := c.begin(neutron.OpGetSubnet); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.subnets[id]; ok {
-		cp := *s
-		return &cp, nil
-	}
-	return nil, notFound(neutron.OpGetSubnet, "Subnet", id)
+	return getCopy(c, neutron.OpGetSubnet, c.subnets, "Subnet", id)
 }
 
 func (c *Neutron) GetSecurityGroup(_ context.Context, id string) (*neutron.SecurityGroup, error) {
-	if err := c.begin(neutron.OpGetSecurityGrp); err != nil {
+	return getCopy(c, neutron.OpGetSecurityGrp, c.securityGroups, "Security group", id)
+}
+
+// getCopy returns a copy of m[id] as the operation op.
+func getCopy[T any](c *Neutron, op openstack.Op, m map[string]*T, what, id string) (*T, error) {
+	if err := c.begin(op); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if sg, ok := c.securityGroups[id]; ok {
-		cp := *sg
+	if v, ok := m[id]; ok {
+		cp := *v
 		return &cp, nil
 	}
-	return nil, notFound(neutron.OpGetSecurityGrp, "Security group", id)
+	return nil, notFound(op, what, id)
 }
 
 func clonePort(p *neutron.Port) neutron.Port {

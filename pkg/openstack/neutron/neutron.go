@@ -293,43 +293,29 @@ func (n *neutron) ReplacePortTags(ctx context.Context, id string, tags []string)
 }
 
 func (n *neutron) GetNetwork(ctx context.Context, id string) (*Network, error) {
-	var resp struct {
-		Network Network `json:"network"`
-	}
-	err := call(OpGetNetwork, func() error {
-		_, err := n.network.Get(ctx, n.network.ServiceURL("networks", id), &resp, nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &resp.Network, nil
+	return getOne[Network](ctx, n, OpGetNetwork, "network", "networks", id)
 }
 
 func (n *neutron) GetSubnet(ctx context.Context, id string) (*Subnet, error) {
-	var resp struct {
-		Subnet Subnet `json:"subnet"`
-	}
-	err := call(OpGetSubnet, func() error {
-		_, err := n.network.Get(ctx, n.network.ServiceURL("subnets", id), &resp, nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &resp.Subnet, nil
+	return getOne[Subnet](ctx, n, OpGetSubnet, "subnet", "subnets", id)
 }
 
 func (n *neutron) GetSecurityGroup(ctx context.Context, id string) (*SecurityGroup, error) {
-	var resp struct {
-		SecurityGroup SecurityGroup `json:"security_group"`
-	}
-	err := call(OpGetSecurityGrp, func() error {
-		_, err := n.network.Get(ctx, n.network.ServiceURL("security-groups", id), &resp, nil)
+	return getOne[SecurityGroup](ctx, n, OpGetSecurityGrp, "security_group", "security-groups", id)
+}
+
+// getOne reads one resource of collection, which Neutron wraps in an object under key.
+func getOne[T any](ctx context.Context, n *neutron, op openstack.Op, key, collection, id string) (*T, error) {
+	var resp map[string]*T
+	err := call(op, func() error {
+		_, err := n.network.Get(ctx, n.network.ServiceURL(collection, id), &resp, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &resp.SecurityGroup, nil
+	if resp[key] == nil {
+		return nil, openstack.Wrap(op, fmt.Errorf("no %q in Neutron's answer", key))
+	}
+	return resp[key], nil
 }
