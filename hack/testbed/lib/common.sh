@@ -64,11 +64,12 @@ wait_healthy() {
 }
 
 # start_bg NAME COMMAND...: start COMMAND inside the testbed namespace, detached, unless its
-# pid file names a live process. Output goes to $LOG/NAME.log.
+# pid file names a live process. Output goes to $LOG/NAME.log. The service inherits no other
+# file descriptor of the caller (a lock held around the call, a pipe the caller waits on).
 start_bg() {
   local name=$1; shift
   if alive_pid "$TB_RUN/$name.pid"; then log "$name already running (pid $(cat "$TB_RUN/$name.pid"))"; return 0; fi
-  setsid nohup "${NSX[@]}" "$@" >>"$LOG/$name.log" 2>&1 </dev/null &
+  setsid nohup "${NSX[@]}" "$@" >>"$LOG/$name.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   echo $! >"$TB_RUN/$name.pid"
   log "started $name (pid $!)"
 }
