@@ -2,6 +2,7 @@ package podport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,8 @@ func (a *portActuator) Check(p *neutron.Port) error {
 	}
 	uid := string(a.pod.UID)
 	switch {
+	case uid == "":
+		return errors.New("the KuryrPort names no pod UID")
 	case p.DeviceOwner != neutron.DeviceOwnerKuryr:
 		return fmt.Errorf("device_owner is %q, not %s", p.DeviceOwner, neutron.DeviceOwnerKuryr)
 	case !a.target.Holds(p):

@@ -214,3 +214,19 @@ func TestKuryrPortDeletedWithItsTerminatingPodStaysUntilRelease(t *testing.T) {
 		t.Errorf("after the containers stopped: KuryrPort %v, %d ports", e.kp(testPod) != nil, len(e.os.Ports()))
 	}
 }
+
+// TestKuryrPortWithoutPodUIDReleasesNothing: a KuryrPort naming no pod UID (written by
+// hand) cannot get a free pool port or any other port with an empty device_id released.
+func TestKuryrPortWithoutPodUIDReleasesNothing(t *testing.T) {
+	e := newEnv(t, nil, kuryrPortOf(""))
+	free := freePoolPort(e)
+	kp := e.kp(testPod)
+	kp.Status.VIFs = map[string]apiv1.VIFStatus{"eth0": {Default: true, VIF: apiv1.VIF{ID: free.ID}}}
+	if err := e.k8s.Status().Update(context.Background(), kp); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = e.reconcile(testPod)
+	if p := e.neutronPort(free.ID); p == nil || e.os.Calls("update port") != 0 {
+		t.Errorf("port %s released for a KuryrPort without a pod UID", free.ID)
+	}
+}
