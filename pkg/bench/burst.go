@@ -16,7 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
@@ -113,7 +113,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			watchLoop(wctx, log, c, &kuryrv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
+			watchLoop(wctx, log, c, &apiv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
 		}()
 	}
 	time.Sleep(500 * time.Millisecond) // let both watches start before the burst
@@ -225,7 +225,7 @@ func (t *tracker) onPod(obj runtime.Object, at time.Time) {
 }
 
 func (t *tracker) onKuryrPort(obj runtime.Object, at time.Time) {
-	kp, ok := obj.(*kuryrv1.KuryrPort)
+	kp, ok := obj.(*apiv1.KuryrPort)
 	if !ok {
 		return
 	}
@@ -363,7 +363,7 @@ func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *
 	left := -1
 	for {
 		var pods corev1.PodList
-		var kps kuryrv1.KuryrPortList
+		var kps apiv1.KuryrPortList
 		var kerr, nerr error
 		perr := c.List(ctx, &pods, client.InNamespace(opts.Namespace), client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode})
 		left = 0

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
@@ -164,7 +164,7 @@ func sweepWired(ctx context.Context, oc neutron.Client, sw *ovs.Client) error {
 	var errs []error
 	ids := make([]string, 0, len(ports))
 	for _, port := range ports {
-		dev := kuryrv1.VIFNameForPort(port.ID)
+		dev := apiv1.VIFNameForPort(port.ID)
 		if err := sw.DelPort(ctx, dev); err != nil {
 			errs = append(errs, err)
 		}

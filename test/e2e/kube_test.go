@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // kubeClient returns a client for the testbed's API server with the kuryr types.
@@ -28,7 +28,7 @@ func kubeClient(t *testing.T) client.Client {
 	}
 	scheme := runtime.NewScheme()
 	_ = corev1.AddToScheme(scheme)
-	_ = kuryrv1.AddToScheme(scheme)
+	_ = apiv1.AddToScheme(scheme)
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -125,9 +125,9 @@ func deletePod(t *testing.T, c client.Client, pod *corev1.Pod) {
 }
 
 // getKuryrPort reads the pod's KuryrPort.
-func getKuryrPort(t *testing.T, c client.Client, ns, name string) *kuryrv1.KuryrPort {
+func getKuryrPort(t *testing.T, c client.Client, ns, name string) *apiv1.KuryrPort {
 	t.Helper()
-	kp := &kuryrv1.KuryrPort{}
+	kp := &apiv1.KuryrPort{}
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, kp); err != nil {
 		t.Fatalf("KuryrPort %s/%s: %v", ns, name, err)
 	}
@@ -135,7 +135,7 @@ func getKuryrPort(t *testing.T, c client.Client, ns, name string) *kuryrv1.Kuryr
 }
 
 // defaultVIF returns the KuryrPort's default VIF.
-func defaultVIF(t *testing.T, kp *kuryrv1.KuryrPort) *kuryrv1.VIF {
+func defaultVIF(t *testing.T, kp *apiv1.KuryrPort) *apiv1.VIF {
 	t.Helper()
 	for _, st := range kp.Status.VIFs {
 		if st.Default {
