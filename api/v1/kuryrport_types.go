@@ -92,7 +92,3 @@ type KuryrPortList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []KuryrPort `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&KuryrPort{}, &KuryrPortList{})
-}
