@@ -28,7 +28,7 @@ func RunPlug(ctx context.Context, opts PlugOptions) (*PlugResult, error) {
 	for i := 0; i < opts.Count; i++ {
 		nsName := fmt.Sprintf("kuryr-bench-plug-%d", i)
 		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", nsName).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("creating netns %s: %v: %s", nsName, err, out)
+			return nil, fmt.Errorf("creating netns %s: %w: %s", nsName, err, out)
 		}
 		id := fmt.Sprintf("be0c%04x-0000-4000-8000-%012x", i, time.Now().UnixNano()&0xffffffffffff)
 		vif := &apiv1.VIF{

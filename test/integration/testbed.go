@@ -127,7 +127,7 @@ func (tb *Testbed) ensureCRDs(t testing.TB) {
 		kubectl := func(args ...string) error {
 			out, err := exec.Command(tb.Get("KUBECTL"), append([]string{"--kubeconfig=" + tb.Get("KUBECONFIG")}, args...)...).CombinedOutput()
 			if err != nil {
-				return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+				return fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 			}
 			return nil
 		}
