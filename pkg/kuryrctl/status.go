@@ -89,7 +89,7 @@ func checkEndpoints(ctx context.Context, w io.Writer, endpoints []string) bool {
 		}
 		state := "ready"
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, http.NoBody)
 		resp, err := http.DefaultClient.Do(req)
 		cancel()
 		switch {

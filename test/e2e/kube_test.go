@@ -47,21 +47,6 @@ func kubectl(t *testing.T, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// ensureCRD installs the KuryrPort CRD from deploy/crds when the cluster does not have it yet.
-func ensureCRD(t *testing.T) {
-	t.Helper()
-	if _, err := kubectl(t, "get", "crd", "kuryrports.openstack.org"); err == nil {
-		return
-	}
-	t.Log("installing the KuryrPort CRD from deploy/crds")
-	if out, err := kubectl(t, "apply", "-f", repoRoot+"/deploy/crds/openstack.org_kuryrports.yaml"); err != nil {
-		t.Fatalf("applying the CRD: %v\n%s", err, out)
-	}
-	if out, err := kubectl(t, "wait", "--for=condition=Established", "--timeout=30s", "crd/kuryrports.openstack.org"); err != nil {
-		t.Fatalf("CRD not established: %v\n%s", err, out)
-	}
-}
-
 // testNamespace creates a namespace that is deleted at the end of the test.
 func testNamespace(t *testing.T, c client.Client, name string) {
 	t.Helper()

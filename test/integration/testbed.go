@@ -175,7 +175,7 @@ type Controller struct {
 }
 
 // externalController reports the holder of the testbed controller's Lease if it is live.
-func externalController(t testing.TB, kube client.Client) (string, bool) {
+func externalController(kube client.Client) (string, bool) {
 	switch os.Getenv("KURYR_IT_CONTROLLER") {
 	case "inprocess":
 		return "", false
@@ -205,7 +205,7 @@ func externalController(t testing.TB, kube client.Client) (string, bool) {
 // own and fast intervals, until the test ends.
 func (tb *Testbed) StartController(t testing.TB, kube client.Client, ns string) *Controller {
 	t.Helper()
-	if holder, ok := externalController(t, kube); ok {
+	if holder, ok := externalController(kube); ok {
 		cfg, _, err := config.Load(tb.Get("KURYR_CONF"))
 		if err != nil {
 			t.Fatalf("testbed kuryr.conf: %v", err)
