@@ -3,6 +3,8 @@ package v1
 import (
 	"encoding/json"
 	"fmt"
+
+	kjson "sigs.k8s.io/json"
 )
 
 // VIF types and plug modes.
@@ -102,7 +104,7 @@ func (v *VIF) DefaultIP() (string, *Subnet, bool) {
 // versioned-object primitives.
 func (v *VIF) UnmarshalJSON(b []byte) error {
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err := unmarshal(b, &probe); err != nil {
 		return err
 	}
 	if _, ok := probe["versioned_object.name"]; ok {
@@ -110,11 +112,17 @@ func (v *VIF) UnmarshalJSON(b []byte) error {
 	}
 	type plain VIF
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := unmarshal(b, &p); err != nil {
 		return err
 	}
 	*v = VIF(p)
 	return nil
+}
+
+// unmarshal decodes as the API machinery does: field names are case-sensitive, so a key the
+// CRD schema does not validate ("VIFName", "VIF_NAME") cannot fill a field it does.
+func unmarshal(b []byte, v any) error {
+	return kjson.UnmarshalCaseSensitivePreserveInts(b, v)
 }
 
 type ovo struct {
@@ -131,7 +139,7 @@ func (o ovo) list() ([]ovo, error) {
 		return nil, nil
 	}
 	var l ovoList
-	if err := json.Unmarshal(o.Data, &l); err != nil {
+	if err := unmarshal(o.Data, &l); err != nil {
 		return nil, err
 	}
 	return l.Objects, nil
@@ -139,7 +147,7 @@ func (o ovo) list() ([]ovo, error) {
 
 func (v *VIF) fromOSVIF(b []byte) error {
 	var top ovo
-	if err := json.Unmarshal(b, &top); err != nil {
+	if err := unmarshal(b, &top); err != nil {
 		return fmt.Errorf("decoding os-vif VIF: %w", err)
 	}
 	var d struct {
@@ -152,7 +160,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		Network     ovo    `json:"network"`
 		PortProfile ovo    `json:"port_profile"`
 	}
-	if err := json.Unmarshal(top.Data, &d); err != nil {
+	if err := unmarshal(top.Data, &d); err != nil {
 		return fmt.Errorf("decoding os-vif %s: %w", top.Name, err)
 	}
 	var n struct {
@@ -162,7 +170,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		Subnets ovo    `json:"subnets"`
 	}
 	if len(d.Network.Data) > 0 {
-		if err := json.Unmarshal(d.Network.Data, &n); err != nil {
+		if err := unmarshal(d.Network.Data, &n); err != nil {
 			return fmt.Errorf("decoding os-vif network: %w", err)
 		}
 	}
@@ -188,7 +196,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 			IPs     ovo      `json:"ips"`
 			Routes  ovo      `json:"routes"`
 		}
-		if err := json.Unmarshal(so.Data, &s); err != nil {
+		if err := unmarshal(so.Data, &s); err != nil {
 			return fmt.Errorf("decoding os-vif subnet: %w", err)
 		}
 		sub := Subnet{CIDR: s.CIDR, Gateway: s.Gateway, DNS: s.DNS}
@@ -200,7 +208,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 			var ip struct {
 				Address string `json:"address"`
 			}
-			if err := json.Unmarshal(io.Data, &ip); err != nil {
+			if err := unmarshal(io.Data, &ip); err != nil {
 				return fmt.Errorf("decoding os-vif fixed IP: %w", err)
 			}
 			sub.IPs = append(sub.IPs, ip.Address)
@@ -211,7 +219,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		}
 		for _, ro := range routes {
 			var r Route
-			if err := json.Unmarshal(ro.Data, &r); err != nil {
+			if err := unmarshal(ro.Data, &r); err != nil {
 				return fmt.Errorf("decoding os-vif route: %w", err)
 			}
 			sub.Routes = append(sub.Routes, r)
