@@ -53,10 +53,11 @@ test-e2e-pools: build
 
 test-all: test-unit test-integration test-e2e test-e2e-hybrid test-e2e-pools
 
-## generate: deepcopy code and CRD manifests from api/
+## generate: deepcopy code and CRD manifests from api/ (with the os-vif form of a KuryrPort VIF)
 generate:
 	$(GO) tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(GO) tool controller-gen crd:crdVersions=v1 paths=./api/... output:crd:dir=deploy/crds
+	$(GO) run ./hack/crdschema deploy/crds/openstack.org_kuryrports.yaml
 
 verify-generated: generate
 	@git diff --exit-code -- api deploy/crds || { echo "generated files are stale: run make generate"; exit 1; }

@@ -63,7 +63,10 @@ type KuryrPortSpec struct {
 
 // KuryrPortStatus holds the VIFs keyed by interface name ("eth0" for the default one).
 type KuryrPortStatus struct {
+	// VIFs by pod interface name. The bound on their number keeps the cost of validating
+	// them within what the API server allows.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=32
 	VIFs map[string]VIFStatus `json:"vifs,omitempty"`
 	// +optional
 	// +listType=map

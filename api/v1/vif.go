@@ -20,12 +20,22 @@ const (
 
 // VIF is the one description of a pod interface shared by the controller (which builds it
 // from the Neutron port), the node daemon (which plugs it) and the CNI plugin (which reports it).
+//
+// The node daemon deletes and creates host devices and OVS ports by the names a VIF carries,
+// so the API server only accepts the names the controller derives: a Neutron port UUID, the
+// "tap" device of that port, an OVS bridge name and a MAC address.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.vifName) || !has(self.id) || ('tap' + self.id).startsWith(self.vifName)",message="vifName must be \"tap\" followed by the first 11 characters of id"
 type VIF struct {
 	// ID is the Neutron port ID.
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 	ID string `json:"id"`
 	// Address is the port's MAC address.
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`
 	Address string `json:"address"`
 	// NetworkID is the Neutron network the port is on.
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 	NetworkID string `json:"networkId"`
 	// MTU of the network (or network_device_mtu from the configuration).
 	// +optional
@@ -33,13 +43,18 @@ type VIF struct {
 	// Subnets with their fixed IPs on this port.
 	// +optional
 	Subnets []Subnet `json:"subnets,omitempty"`
-	// Bridge is the OVS bridge to plug into (binding:vif_details bridge_name, or ovs_bridge).
+	// Bridge is the OVS bridge to plug into (binding:vif_details bridge_name, or ovs_bridge):
+	// a network device name that cannot be taken for an ovs-vsctl option.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`
 	Bridge string `json:"bridge"`
 	// VIFType is Neutron's binding:vif_type ("ovs").
 	VIFType string `json:"vifType"`
 	// PlugMode is "native" or "hybrid".
+	// +kubebuilder:validation:Enum=native;hybrid
 	PlugMode string `json:"plugMode"`
 	// VIFName is the host-side device name ("tap" + the first 11 characters of the port ID).
+	// +kubebuilder:validation:MaxLength=14
+	// +kubebuilder:validation:Pattern=`^tap[0-9a-fA-F]{8}-[0-9a-fA-F]{2}$`
 	VIFName string `json:"vifName"`
 	// PortFilter is binding:vif_details port_filter (Neutron filters traffic itself).
 	// +optional
@@ -101,7 +116,8 @@ func (v *VIF) DefaultIP() (string, *Subnet, bool) {
 }
 
 // UnmarshalJSON reads our format and, for objects written by kuryr-kubernetes, its os-vif
-// versioned-object primitives.
+// versioned-object primitives. The KuryrPort CRD validates the os-vif fields read here too:
+// hack/crdschema maps them to the VIF fields and must follow this decoder.
 func (v *VIF) UnmarshalJSON(b []byte) error {
 	var probe map[string]json.RawMessage
 	if err := unmarshal(b, &probe); err != nil {
