@@ -41,15 +41,7 @@ func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	if err := apiv1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering KuryrPort types: %w", err)
 	}
-	sel := labels.SelectorFromSet(labels.Set{apiv1.NodeNameLabel: nodeName})
-	c, err := cache.New(cfg, cache.Options{
-		Scheme:           scheme,
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&apiv1.KuryrPort{}:     {Label: sel},
-			&apiv1.KuryrPortPool{}: {Field: fields.OneTermEqualSelector("metadata.name", nodeName)},
-		},
-	})
+	c, err := cache.New(cfg, cacheOptions(scheme, nodeName))
 	if err != nil {
 		return nil, fmt.Errorf("creating the KuryrPort cache: %w", err)
 	}
@@ -61,7 +53,24 @@ func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the KuryrPortPool client: %w", err)
 	}
-	return &Source{cache: c, clientset: cs, client: cl, nodeName: nodeName, changed: make(chan struct{})}, nil
+	return newSource(c, cs, cl, nodeName), nil
+}
+
+// cacheOptions keeps the node's own objects only: its KuryrPorts (by label) and its
+// KuryrPortPool (by name), without managed fields.
+func cacheOptions(scheme *runtime.Scheme, nodeName string) cache.Options {
+	return cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&apiv1.KuryrPort{}:     {Label: labels.SelectorFromSet(labels.Set{apiv1.NodeNameLabel: nodeName})},
+			&apiv1.KuryrPortPool{}: {Field: fields.OneTermEqualSelector("metadata.name", nodeName)},
+		},
+	}
+}
+
+func newSource(c cache.Cache, cs kubernetes.Interface, cl client.Client, nodeName string) *Source {
+	return &Source{cache: c, clientset: cs, client: cl, nodeName: nodeName, changed: make(chan struct{})}
 }
 
 // Start runs the informer until ctx ends; it returns once the cache has synced (or failed).
