@@ -63,7 +63,10 @@ type KuryrPortSpec struct {
 
 // KuryrPortStatus holds the VIFs keyed by interface name ("eth0" for the default one).
 type KuryrPortStatus struct {
+	// VIFs by pod interface name. The bound on their number keeps the cost of validating
+	// them within what the API server allows.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=32
 	VIFs map[string]VIFStatus `json:"vifs,omitempty"`
 	// +optional
 	// +listType=map
@@ -91,8 +94,4 @@ type KuryrPortList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []KuryrPort `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&KuryrPort{}, &KuryrPortList{})
 }

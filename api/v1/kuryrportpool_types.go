@@ -53,7 +53,3 @@ type KuryrPortPoolList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []KuryrPortPool `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&KuryrPortPool{}, &KuryrPortPoolList{})
-}

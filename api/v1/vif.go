@@ -3,6 +3,8 @@ package v1
 import (
 	"encoding/json"
 	"fmt"
+
+	kjson "sigs.k8s.io/json"
 )
 
 // VIF types and plug modes.
@@ -18,12 +20,22 @@ const (
 
 // VIF is the one description of a pod interface shared by the controller (which builds it
 // from the Neutron port), the node daemon (which plugs it) and the CNI plugin (which reports it).
+//
+// The node daemon deletes and creates host devices and OVS ports by the names a VIF carries,
+// so the API server only accepts the names the controller derives: a Neutron port UUID, the
+// "tap" device of that port, an OVS bridge name and a MAC address.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.vifName) || !has(self.id) || ('tap' + self.id).startsWith(self.vifName)",message="vifName must be \"tap\" followed by the first 11 characters of id"
 type VIF struct {
 	// ID is the Neutron port ID.
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 	ID string `json:"id"`
 	// Address is the port's MAC address.
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`
 	Address string `json:"address"`
 	// NetworkID is the Neutron network the port is on.
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 	NetworkID string `json:"networkId"`
 	// MTU of the network (or network_device_mtu from the configuration).
 	// +optional
@@ -31,13 +43,18 @@ type VIF struct {
 	// Subnets with their fixed IPs on this port.
 	// +optional
 	Subnets []Subnet `json:"subnets,omitempty"`
-	// Bridge is the OVS bridge to plug into (binding:vif_details bridge_name, or ovs_bridge).
+	// Bridge is the OVS bridge to plug into (binding:vif_details bridge_name, or ovs_bridge):
+	// a network device name that cannot be taken for an ovs-vsctl option.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`
 	Bridge string `json:"bridge"`
 	// VIFType is Neutron's binding:vif_type ("ovs").
 	VIFType string `json:"vifType"`
 	// PlugMode is "native" or "hybrid".
+	// +kubebuilder:validation:Enum=native;hybrid
 	PlugMode string `json:"plugMode"`
 	// VIFName is the host-side device name ("tap" + the first 11 characters of the port ID).
+	// +kubebuilder:validation:MaxLength=14
+	// +kubebuilder:validation:Pattern=`^tap[0-9a-fA-F]{8}-[0-9a-fA-F]{2}$`
 	VIFName string `json:"vifName"`
 	// PortFilter is binding:vif_details port_filter (Neutron filters traffic itself).
 	// +optional
@@ -99,10 +116,11 @@ func (v *VIF) DefaultIP() (string, *Subnet, bool) {
 }
 
 // UnmarshalJSON reads our format and, for objects written by kuryr-kubernetes, its os-vif
-// versioned-object primitives.
+// versioned-object primitives. The KuryrPort CRD validates the os-vif fields read here too:
+// hack/crdschema maps them to the VIF fields and must follow this decoder.
 func (v *VIF) UnmarshalJSON(b []byte) error {
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err := unmarshal(b, &probe); err != nil {
 		return err
 	}
 	if _, ok := probe["versioned_object.name"]; ok {
@@ -110,11 +128,17 @@ func (v *VIF) UnmarshalJSON(b []byte) error {
 	}
 	type plain VIF
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := unmarshal(b, &p); err != nil {
 		return err
 	}
 	*v = VIF(p)
 	return nil
+}
+
+// unmarshal decodes as the API machinery does: field names are case-sensitive, so a key the
+// CRD schema does not validate ("VIFName", "VIF_NAME") cannot fill a field it does.
+func unmarshal(b []byte, v any) error {
+	return kjson.UnmarshalCaseSensitivePreserveInts(b, v)
 }
 
 type ovo struct {
@@ -131,7 +155,7 @@ func (o ovo) list() ([]ovo, error) {
 		return nil, nil
 	}
 	var l ovoList
-	if err := json.Unmarshal(o.Data, &l); err != nil {
+	if err := unmarshal(o.Data, &l); err != nil {
 		return nil, err
 	}
 	return l.Objects, nil
@@ -139,7 +163,7 @@ func (o ovo) list() ([]ovo, error) {
 
 func (v *VIF) fromOSVIF(b []byte) error {
 	var top ovo
-	if err := json.Unmarshal(b, &top); err != nil {
+	if err := unmarshal(b, &top); err != nil {
 		return fmt.Errorf("decoding os-vif VIF: %w", err)
 	}
 	var d struct {
@@ -152,7 +176,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		Network     ovo    `json:"network"`
 		PortProfile ovo    `json:"port_profile"`
 	}
-	if err := json.Unmarshal(top.Data, &d); err != nil {
+	if err := unmarshal(top.Data, &d); err != nil {
 		return fmt.Errorf("decoding os-vif %s: %w", top.Name, err)
 	}
 	var n struct {
@@ -162,7 +186,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		Subnets ovo    `json:"subnets"`
 	}
 	if len(d.Network.Data) > 0 {
-		if err := json.Unmarshal(d.Network.Data, &n); err != nil {
+		if err := unmarshal(d.Network.Data, &n); err != nil {
 			return fmt.Errorf("decoding os-vif network: %w", err)
 		}
 	}
@@ -188,7 +212,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 			IPs     ovo      `json:"ips"`
 			Routes  ovo      `json:"routes"`
 		}
-		if err := json.Unmarshal(so.Data, &s); err != nil {
+		if err := unmarshal(so.Data, &s); err != nil {
 			return fmt.Errorf("decoding os-vif subnet: %w", err)
 		}
 		sub := Subnet{CIDR: s.CIDR, Gateway: s.Gateway, DNS: s.DNS}
@@ -200,7 +224,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 			var ip struct {
 				Address string `json:"address"`
 			}
-			if err := json.Unmarshal(io.Data, &ip); err != nil {
+			if err := unmarshal(io.Data, &ip); err != nil {
 				return fmt.Errorf("decoding os-vif fixed IP: %w", err)
 			}
 			sub.IPs = append(sub.IPs, ip.Address)
@@ -211,7 +235,7 @@ func (v *VIF) fromOSVIF(b []byte) error {
 		}
 		for _, ro := range routes {
 			var r Route
-			if err := json.Unmarshal(ro.Data, &r); err != nil {
+			if err := unmarshal(ro.Data, &r); err != nil {
 				return fmt.Errorf("decoding os-vif route: %w", err)
 			}
 			sub.Routes = append(sub.Routes, r)

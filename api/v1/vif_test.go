@@ -74,3 +74,24 @@ func TestVIFRoundTrip(t *testing.T) {
 		t.Fatalf("HybridNames = %s %s %s", qbr, qvb, qvo)
 	}
 }
+
+// Field names are case-sensitive, as for the rest of the API: the CRD schema validates
+// "vifName" and "bridge_name", and a key that differs only in case, which the API server
+// keeps as an unknown field, must not reach the daemon.
+func TestVIFIgnoresKeysThatDifferInCase(t *testing.T) {
+	var v VIF
+	if err := json.Unmarshal([]byte(`{"id": "68371534-2456-4f4d-861d-8936ec6595cb", "VIFName": "eth0", "BRIDGE": "br-ex"}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.VIFName != "" || v.Bridge != "" {
+		t.Fatalf("got vifName %q bridge %q from keys the schema does not validate", v.VIFName, v.Bridge)
+	}
+	b := []byte(`{"versioned_object.name": "VIFOpenVSwitch", "versioned_object.data": {"id": "68371534-2456-4f4d-861d-8936ec6595cb",
+	  "VIF_NAME": "eth0", "Bridge_Name": "br-ex", "network": {"versioned_object.data": {"BRIDGE": "br-ex"}}}}`)
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.VIFName != "" || v.Bridge != "" || v.ID == "" {
+		t.Fatalf("os-vif: got %+v from keys the schema does not validate", v)
+	}
+}

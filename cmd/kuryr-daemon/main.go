@@ -51,8 +51,9 @@ func main() {
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log.WithName("client-go"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(logr.NewContext(ctx, log), cfg, log); err != nil {
+	err = run(logr.NewContext(ctx, log), cfg, log)
+	stop()
+	if err != nil {
 		log.Error(err, "Daemon failed")
 		os.Exit(1)
 	}

@@ -16,7 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
@@ -113,7 +113,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			watchLoop(wctx, log, c, &kuryrv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
+			watchLoop(wctx, log, c, &apiv1.KuryrPortList{}, opts.Namespace, tr.onKuryrPort)
 		}()
 	}
 	time.Sleep(500 * time.Millisecond) // let both watches start before the burst
@@ -158,7 +158,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	deadline := time.Now().Add(opts.ReadyTimeout)
 	for tr.count(StageReady) < opts.Pods {
 		if time.Now().After(deadline) {
-			res.FailedPods = notReady(tr, opts.Pods)
+			res.FailedPods = notReady(tr)
 			log.Info("Pods not Ready in time", "ready", tr.count(StageReady), "pods", opts.Pods, "timeout", opts.ReadyTimeout)
 			break
 		}
@@ -225,7 +225,7 @@ func (t *tracker) onPod(obj runtime.Object, at time.Time) {
 }
 
 func (t *tracker) onKuryrPort(obj runtime.Object, at time.Time) {
-	kp, ok := obj.(*kuryrv1.KuryrPort)
+	kp, ok := obj.(*apiv1.KuryrPort)
 	if !ok {
 		return
 	}
@@ -287,7 +287,7 @@ func ensureNamespace(ctx context.Context, c client.Client, name string) error {
 	return fmt.Errorf("namespace %s has no default service account (is kube-controller-manager running?)", name)
 }
 
-func notReady(tr *tracker, n int) []string {
+func notReady(tr *tracker) []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var out []string
@@ -360,13 +360,12 @@ func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *
 	}
 	tr.mu.Unlock()
 	deadline := time.Now().Add(opts.GoneTimeout)
-	left := -1
 	for {
 		var pods corev1.PodList
-		var kps kuryrv1.KuryrPortList
+		var kps apiv1.KuryrPortList
 		var kerr, nerr error
 		perr := c.List(ctx, &pods, client.InNamespace(opts.Namespace), client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode})
-		left = 0
+		left := 0
 		if opts.Neutron != nil {
 			kerr = c.List(ctx, &kps, client.InNamespace(opts.Namespace))
 			var ports []neutron.Port

@@ -18,7 +18,7 @@ type CNIAdd struct{ Called, Returned time.Time }
 
 // FetchCNIEvents returns each pod's last successful CNI ADD, by pod UID.
 func FetchCNIEvents(ctx context.Context, url string) (map[string]CNIAdd, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"time"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
@@ -28,13 +28,13 @@ func RunPlug(ctx context.Context, opts PlugOptions) (*PlugResult, error) {
 	for i := 0; i < opts.Count; i++ {
 		nsName := fmt.Sprintf("kuryr-bench-plug-%d", i)
 		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", nsName).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("creating netns %s: %v: %s", nsName, err, out)
+			return nil, fmt.Errorf("creating netns %s: %w: %s", nsName, err, out)
 		}
 		id := fmt.Sprintf("be0c%04x-0000-4000-8000-%012x", i, time.Now().UnixNano()&0xffffffffffff)
-		vif := &kuryrv1.VIF{
+		vif := &apiv1.VIF{
 			ID: id, Address: fmt.Sprintf("fa:16:3e:be:%02x:%02x", i/256, i%256), NetworkID: "bench", MTU: 1450,
-			Bridge: opts.Bridge, VIFType: kuryrv1.VIFTypeOVS, PlugMode: kuryrv1.PlugModeNative, VIFName: kuryrv1.VIFNameForPort(id),
-			Subnets: []kuryrv1.Subnet{{CIDR: "10.253.0.0/16", Gateway: "10.253.0.1", IPs: []string{fmt.Sprintf("10.253.%d.%d", 1+i/250, 2+i%250)}}},
+			Bridge: opts.Bridge, VIFType: apiv1.VIFTypeOVS, PlugMode: apiv1.PlugModeNative, VIFName: apiv1.VIFNameForPort(id),
+			Subnets: []apiv1.Subnet{{CIDR: "10.253.0.0/16", Gateway: "10.253.0.1", IPs: []string{fmt.Sprintf("10.253.%d.%d", 1+i/250, 2+i%250)}}},
 		}
 		req := &plug.Request{VIF: vif, Netns: "/run/netns/" + nsName, IfName: "eth0", ContainerID: "bench-" + id,
 			PodNamespace: "kuryr-bench", PodName: nsName, PodUID: id, Default: true}

@@ -57,7 +57,7 @@ func PIDFromFile(path string) (int, error) {
 // ScrapeCounter sums the samples of a Prometheus counter by the given label values, from a
 // text-format /metrics endpoint: key "operation/result" for kuryr_openstack_api_calls_total.
 func ScrapeCounter(ctx context.Context, url, metric string, labels ...string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return nil, err
 	}

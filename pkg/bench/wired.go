@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
@@ -97,7 +97,7 @@ func RunWired(ctx context.Context, oc neutron.Client, opts WiredOptions) (res *W
 	one := func(i int) (float64, float64, error) {
 		netns := fmt.Sprintf("%s%d", wiredNetnsPrefix, i)
 		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", netns).CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("creating netns %s: %v: %s", netns, err, out)
+			return 0, 0, fmt.Errorf("creating netns %s: %w: %s", netns, err, out)
 		}
 		start := time.Now()
 		port, err := oc.CreatePort(ctx, opts.createOpts(fmt.Sprintf("bench-wired-%03d", i), wiredDeviceOwner, netns))
@@ -164,7 +164,7 @@ func sweepWired(ctx context.Context, oc neutron.Client, sw *ovs.Client) error {
 	var errs []error
 	ids := make([]string, 0, len(ports))
 	for _, port := range ports {
-		dev := kuryrv1.VIFNameForPort(port.ID)
+		dev := apiv1.VIFNameForPort(port.ID)
 		if err := sw.DelPort(ctx, dev); err != nil {
 			errs = append(errs, err)
 		}
@@ -175,7 +175,7 @@ func sweepWired(ctx context.Context, oc neutron.Client, sw *ovs.Client) error {
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), wiredNetnsPrefix) {
 				if out, err := exec.CommandContext(ctx, "ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
-					errs = append(errs, fmt.Errorf("deleting netns %s: %v: %s", e.Name(), err, out))
+					errs = append(errs, fmt.Errorf("deleting netns %s: %w: %s", e.Name(), err, out))
 				}
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/bench"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/kubeclient"
@@ -277,7 +277,7 @@ func kubeClient(kubeconfig string, cfg *config.Config) (client.WithWatch, error)
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, err
 	}
-	if err := kuryrv1.AddToScheme(s); err != nil {
+	if err := apiv1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	if err := apiextensionsv1.AddToScheme(s); err != nil {

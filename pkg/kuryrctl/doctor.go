@@ -83,7 +83,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 				checks = append(checks, check{"OVS bridge " + cfg.NeutronDefaults.OVSBridge, func(ctx context.Context) (string, error) {
 					out, err := exec.CommandContext(ctx, "ovs-vsctl", "--timeout=5", "br-exists", cfg.NeutronDefaults.OVSBridge).CombinedOutput()
 					if err != nil {
-						return "", fmt.Errorf("ovs-vsctl br-exists: %v %s", err, strings.TrimSpace(string(out)))
+						return "", fmt.Errorf("ovs-vsctl br-exists: %w %s", err, strings.TrimSpace(string(out)))
 					}
 					return "present", nil
 				}})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
@@ -242,7 +242,7 @@ func newPoolsDrainCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var kps kuryrv1.KuryrPortList
+			var kps apiv1.KuryrPortList
 			if err := c.List(ctx, &kps); err != nil {
 				return fmt.Errorf("listing KuryrPorts (the ports pods have taken): %w", err)
 			}
@@ -275,7 +275,7 @@ func newPoolsDrainCmd(g *globals) *cobra.Command {
 // drainSelection returns the pool ports drain deletes: the free ones (with anyStatus, every
 // pool-tagged one) of node, or of every node when node is empty, that no KuryrPort records;
 // skipped counts those left because a KuryrPort records them.
-func drainSelection(ports []neutron.Port, kps []kuryrv1.KuryrPort, clusterID, node string, anyStatus bool) (doomed []neutron.Port, skipped int) {
+func drainSelection(ports []neutron.Port, kps []apiv1.KuryrPort, clusterID, node string, anyStatus bool) (doomed []neutron.Port, skipped int) {
 	recorded := map[string]bool{}
 	for i := range kps {
 		for _, id := range kps[i].PortIDs() {

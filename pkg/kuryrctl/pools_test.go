@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
@@ -24,15 +24,15 @@ func TestDrainSkipsPortsRecordedInKuryrPorts(t *testing.T) {
 		free("taken-2", "node-2"),
 		{ID: "unbound", DeviceOwner: neutron.DeviceOwnerKuryr, Tags: ownership.PoolPortTags(cluster, nil)},
 	}
-	kp := func(ids ...string) kuryrv1.KuryrPort {
-		var k kuryrv1.KuryrPort
-		k.Status.VIFs = map[string]kuryrv1.VIFStatus{}
+	kp := func(ids ...string) apiv1.KuryrPort {
+		var k apiv1.KuryrPort
+		k.Status.VIFs = map[string]apiv1.VIFStatus{}
 		for i, id := range ids {
-			k.Status.VIFs["eth"+string(rune('0'+i))] = kuryrv1.VIFStatus{VIF: kuryrv1.VIF{ID: id}}
+			k.Status.VIFs["eth"+string(rune('0'+i))] = apiv1.VIFStatus{VIF: apiv1.VIF{ID: id}}
 		}
 		return k
 	}
-	kps := []kuryrv1.KuryrPort{kp("taken-1"), kp("bound-elsewhere", "taken-2")}
+	kps := []apiv1.KuryrPort{kp("taken-1"), kp("bound-elsewhere", "taken-2")}
 	for _, tc := range []struct {
 		node        string
 		anyStatus   bool

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/config"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/ownership"
@@ -42,7 +42,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var kps kuryrv1.KuryrPortList
+			var kps apiv1.KuryrPortList
 			if err := c.List(ctx, &kps); err != nil {
 				return fmt.Errorf("listing KuryrPorts: %w", err)
 			}
@@ -89,7 +89,7 @@ func checkEndpoints(ctx context.Context, w io.Writer, endpoints []string) bool {
 		}
 		state := "ready"
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, http.NoBody)
 		resp, err := http.DefaultClient.Do(req)
 		cancel()
 		switch {
@@ -109,7 +109,7 @@ func checkEndpoints(ctx context.Context, w io.Writer, endpoints []string) bool {
 
 // printKuryrPorts prints counts by node and readiness, then the KuryrPorts that are not Ready
 // (or all), and returns how many are not Ready.
-func printKuryrPorts(w io.Writer, kps []kuryrv1.KuryrPort, all bool) int {
+func printKuryrPorts(w io.Writer, kps []apiv1.KuryrPort, all bool) int {
 	sort.Slice(kps, func(i, j int) bool {
 		return client.ObjectKeyFromObject(&kps[i]).String() < client.ObjectKeyFromObject(&kps[j]).String()
 	})
@@ -120,7 +120,7 @@ func printKuryrPorts(w io.Writer, kps []kuryrv1.KuryrPort, all bool) int {
 	for i := range kps {
 		kp := &kps[i]
 		perNode[kp.Spec.PodNodeName]++
-		cond := meta.FindStatusCondition(kp.Status.Conditions, kuryrv1.ConditionReady)
+		cond := meta.FindStatusCondition(kp.Status.Conditions, apiv1.ConditionReady)
 		ready := cond != nil && cond.Status == "True"
 		if !ready {
 			notReady++

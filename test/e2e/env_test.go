@@ -11,6 +11,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,7 +50,8 @@ func TestMain(m *testing.M) {
 		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + env["TB_NETNS"], "--"}, os.Args...)...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
 				os.Exit(ee.ExitCode())
 			}
 			fmt.Fprintln(os.Stderr, "e2e: re-executing in the testbed namespace:", err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // TestHybridPlug runs when the testbed's OVS agent uses the iptables_hybrid firewall
@@ -24,10 +24,10 @@ func TestHybridPlug(t *testing.T) {
 	name := fmt.Sprintf("kuryr-e2e-hybrid-%d", time.Now().UnixNano()%100000)
 	pod := createPod(t, kc, "default", name)
 	vif := defaultVIF(t, getKuryrPort(t, kc, "default", name))
-	if vif.PlugMode != kuryrv1.PlugModeHybrid {
-		t.Fatalf("VIF plug mode %q, want %q (Neutron should report ovs_hybrid_plug)", vif.PlugMode, kuryrv1.PlugModeHybrid)
+	if vif.PlugMode != apiv1.PlugModeHybrid {
+		t.Fatalf("VIF plug mode %q, want %q (Neutron should report ovs_hybrid_plug)", vif.PlugMode, apiv1.PlugModeHybrid)
 	}
-	qbr, qvb, qvo := kuryrv1.HybridNames(vif.ID)
+	qbr, qvb, qvo := apiv1.HybridNames(vif.ID)
 	if out, err := run(t, "ip", "-o", "link", "show", "master", qbr); err != nil ||
 		!strings.Contains(out, vif.VIFName) || !strings.Contains(out, qvb) {
 		t.Fatalf("bridge %s should hold %s and %s: %v\n%s", qbr, vif.VIFName, qvb, err, out)

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // kubeClient returns a client for the testbed's API server with the kuryr types.
@@ -28,7 +28,7 @@ func kubeClient(t *testing.T) client.Client {
 	}
 	scheme := runtime.NewScheme()
 	_ = corev1.AddToScheme(scheme)
-	_ = kuryrv1.AddToScheme(scheme)
+	_ = apiv1.AddToScheme(scheme)
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -45,21 +45,6 @@ func kubectl(t *testing.T, args ...string) (string, error) {
 	}
 	out, err := exec.Command(bin, append([]string{"--kubeconfig", tb["KUBECONFIG"]}, args...)...).CombinedOutput()
 	return strings.TrimSpace(string(out)), err
-}
-
-// ensureCRD installs the KuryrPort CRD from deploy/crds when the cluster does not have it yet.
-func ensureCRD(t *testing.T) {
-	t.Helper()
-	if _, err := kubectl(t, "get", "crd", "kuryrports.openstack.org"); err == nil {
-		return
-	}
-	t.Log("installing the KuryrPort CRD from deploy/crds")
-	if out, err := kubectl(t, "apply", "-f", repoRoot+"/deploy/crds/openstack.org_kuryrports.yaml"); err != nil {
-		t.Fatalf("applying the CRD: %v\n%s", err, out)
-	}
-	if out, err := kubectl(t, "wait", "--for=condition=Established", "--timeout=30s", "crd/kuryrports.openstack.org"); err != nil {
-		t.Fatalf("CRD not established: %v\n%s", err, out)
-	}
 }
 
 // testNamespace creates a namespace that is deleted at the end of the test.
@@ -125,9 +110,9 @@ func deletePod(t *testing.T, c client.Client, pod *corev1.Pod) {
 }
 
 // getKuryrPort reads the pod's KuryrPort.
-func getKuryrPort(t *testing.T, c client.Client, ns, name string) *kuryrv1.KuryrPort {
+func getKuryrPort(t *testing.T, c client.Client, ns, name string) *apiv1.KuryrPort {
 	t.Helper()
-	kp := &kuryrv1.KuryrPort{}
+	kp := &apiv1.KuryrPort{}
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, kp); err != nil {
 		t.Fatalf("KuryrPort %s/%s: %v", ns, name, err)
 	}
@@ -135,7 +120,7 @@ func getKuryrPort(t *testing.T, c client.Client, ns, name string) *kuryrv1.Kuryr
 }
 
 // defaultVIF returns the KuryrPort's default VIF.
-func defaultVIF(t *testing.T, kp *kuryrv1.KuryrPort) *kuryrv1.VIF {
+func defaultVIF(t *testing.T, kp *apiv1.KuryrPort) *apiv1.VIF {
 	t.Helper()
 	for _, st := range kp.Status.VIFs {
 		if st.Default {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // neutron is a minimal noauth Neutron client (no auth headers, project_id in bodies).
@@ -108,7 +108,7 @@ func (n *neutron) waitPortStatus(t *testing.T, id, status string, timeout time.D
 }
 
 // vifFor builds the VIF the controller would write for p.
-func (n *neutron) vifFor(t *testing.T, p *port) *kuryrv1.VIF {
+func (n *neutron) vifFor(t *testing.T, p *port) *apiv1.VIF {
 	t.Helper()
 	var sn struct {
 		Subnet struct {
@@ -128,20 +128,20 @@ func (n *neutron) vifFor(t *testing.T, p *port) *kuryrv1.VIF {
 	if _, err := n.do(http.MethodGet, "/networks/"+p.NetworkID, nil, &nw); err != nil {
 		t.Fatal(err)
 	}
-	s := kuryrv1.Subnet{ID: p.FixedIPs[0].SubnetID, CIDR: sn.Subnet.CIDR, Gateway: sn.Subnet.Gateway, DNS: sn.Subnet.DNS, IPs: []string{p.FixedIPs[0].IP}}
+	s := apiv1.Subnet{ID: p.FixedIPs[0].SubnetID, CIDR: sn.Subnet.CIDR, Gateway: sn.Subnet.Gateway, DNS: sn.Subnet.DNS, IPs: []string{p.FixedIPs[0].IP}}
 	for _, r := range sn.Subnet.HostRoutes {
-		s.Routes = append(s.Routes, kuryrv1.Route{CIDR: r.Destination, Gateway: r.NextHop})
+		s.Routes = append(s.Routes, apiv1.Route{CIDR: r.Destination, Gateway: r.NextHop})
 	}
-	mode := kuryrv1.PlugModeNative
+	mode := apiv1.PlugModeNative
 	if p.VIFDetails.Hybrid {
-		mode = kuryrv1.PlugModeHybrid
+		mode = apiv1.PlugModeHybrid
 	}
 	bridge := p.VIFDetails.Bridge
-	if bridge == "" || mode == kuryrv1.PlugModeHybrid {
+	if bridge == "" || mode == apiv1.PlugModeHybrid {
 		bridge = "br-int"
 	}
-	return &kuryrv1.VIF{
-		ID: p.ID, Address: p.MAC, NetworkID: p.NetworkID, MTU: nw.Network.MTU, Subnets: []kuryrv1.Subnet{s},
-		Bridge: bridge, VIFType: p.VIFType, PlugMode: mode, VIFName: kuryrv1.VIFNameForPort(p.ID),
+	return &apiv1.VIF{
+		ID: p.ID, Address: p.MAC, NetworkID: p.NetworkID, MTU: nw.Network.MTU, Subnets: []apiv1.Subnet{s},
+		Bridge: bridge, VIFType: p.VIFType, PlugMode: mode, VIFName: apiv1.VIFNameForPort(p.ID),
 	}
 }

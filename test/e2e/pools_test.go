@@ -13,7 +13,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
@@ -29,10 +29,10 @@ func ovsInterface(t *testing.T, name, column string) string {
 
 // waitParkedPool waits until the node's KuryrPortPool lists free ports, all parked by the
 // daemon and ACTIVE in Neutron, and returns them.
-func waitParkedPool(t *testing.T, c client.Client, n *neutron, node string, timeout time.Duration) []kuryrv1.VIF {
+func waitParkedPool(t *testing.T, c client.Client, n *neutron, node string, timeout time.Duration) []apiv1.VIF {
 	t.Helper()
 	start := time.Now()
-	var kpp kuryrv1.KuryrPortPool
+	var kpp apiv1.KuryrPortPool
 	for {
 		err := c.Get(context.Background(), client.ObjectKey{Name: node}, &kpp)
 		if err == nil && len(kpp.Spec.Ports) > 0 && kpp.Status.Plugged == len(kpp.Spec.Ports) {
@@ -110,7 +110,7 @@ func TestPoolsParkedPort(t *testing.T) {
 	deletePod(t, kc, second)
 	start = time.Now()
 	for {
-		var kpp kuryrv1.KuryrPortPool
+		var kpp apiv1.KuryrPortPool
 		err := kc.Get(context.Background(), client.ObjectKey{Name: node}, &kpp)
 		back := false
 		for _, v := range kpp.Spec.Ports {

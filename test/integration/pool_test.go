@@ -30,7 +30,7 @@ import (
 func TestPoolPodTakesPooledPortAndGivesItBack(t *testing.T) {
 	tb := LoadTestbed(t)
 	kube, nc := tb.Kube(t), tb.Neutron(t)
-	if holder, ok := externalController(t, kube); ok {
+	if holder, ok := externalController(kube); ok {
 		t.Skipf("the testbed's controller (%s) holds the Lease; stop it with hack/testbed.sh kuryr-stop to test pools in-process", holder)
 	}
 	ns := tb.Namespace(t, kube)

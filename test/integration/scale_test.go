@@ -21,7 +21,7 @@ func TestHundredPodsLeaveNoPort(t *testing.T) {
 	}
 	tb := LoadTestbed(t)
 	kube, nc := tb.Kube(t), tb.Neutron(t)
-	if holder, ok := externalController(t, kube); ok {
+	if holder, ok := externalController(kube); ok {
 		t.Skipf("needs the in-process controller with its own subnet, but %s holds the lease (hack/testbed.sh kuryr-stop)", holder)
 	}
 	ns := tb.Namespace(t, kube)

@@ -127,7 +127,7 @@ func (tb *Testbed) ensureCRDs(t testing.TB) {
 		kubectl := func(args ...string) error {
 			out, err := exec.Command(tb.Get("KUBECTL"), append([]string{"--kubeconfig=" + tb.Get("KUBECONFIG")}, args...)...).CombinedOutput()
 			if err != nil {
-				return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+				return fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 			}
 			return nil
 		}
@@ -175,7 +175,7 @@ type Controller struct {
 }
 
 // externalController reports the holder of the testbed controller's Lease if it is live.
-func externalController(t testing.TB, kube client.Client) (string, bool) {
+func externalController(kube client.Client) (string, bool) {
 	switch os.Getenv("KURYR_IT_CONTROLLER") {
 	case "inprocess":
 		return "", false
@@ -205,7 +205,7 @@ func externalController(t testing.TB, kube client.Client) (string, bool) {
 // own and fast intervals, until the test ends.
 func (tb *Testbed) StartController(t testing.TB, kube client.Client, ns string) *Controller {
 	t.Helper()
-	if holder, ok := externalController(t, kube); ok {
+	if holder, ok := externalController(kube); ok {
 		cfg, _, err := config.Load(tb.Get("KURYR_CONF"))
 		if err != nil {
 			t.Fatalf("testbed kuryr.conf: %v", err)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -16,25 +15,31 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 )
 
-// neutronClient is a gophercloud client for the testbed's noauth Neutron: no token, no
-// X-Project-Id header (which would make creates fail); project_id goes in every POST body.
-func neutronClient(env Env, t *testing.T) *gophercloud.ServiceClient {
-	ep := env.Get(t, "NEUTRON_ENDPOINT")
-	pc := &gophercloud.ProviderClient{HTTPClient: http.Client{Timeout: 60 * time.Second}}
-	return &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: ep, ResourceBase: ep + "v2.0/"}
+// neutronClient is a client for the testbed's noauth Neutron: no token, no X-Project-Id
+// header (which would make creates fail); project_id goes in every POST body.
+func neutronClient(env Env, t *testing.T) neutron.Client {
+	t.Helper()
+	s, err := openstack.NoAuth(openstack.Options{NeutronEndpoint: env.Get(t, "NEUTRON_ENDPOINT"), Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatalf("neutron session: %v", err)
+	}
+	nc, err := neutron.New(s)
+	if err != nil {
+		t.Fatalf("neutron client: %v", err)
+	}
+	return nc
 }
 
 type plugged struct {
-	port   *ports.Port
+	port   *neutron.Port
 	netns  string
 	ip     string
-	subnet *subnets.Subnet
+	subnet *neutron.Subnet
 }
 
 func run(t *testing.T, args ...string) string {
@@ -49,25 +54,21 @@ func run(t *testing.T, args ...string) string {
 // createAndPlug creates a port bound to the node and plugs it into a fresh namespace the way
 // os-vif does: a veth whose host end (tap + 11 characters of the port ID) is on br-int with
 // the external_ids the OVS agent looks for.
-func createAndPlug(ctx context.Context, t *testing.T, nc *gophercloud.ServiceClient, env Env, name, subnetID, project, sg string) *plugged {
+func createAndPlug(ctx context.Context, t *testing.T, nc neutron.Client, env Env, name, subnetID, project, sg string) *plugged {
 	t.Helper()
-	sn, err := subnets.Get(ctx, nc, subnetID).Extract()
+	sn, err := nc.GetSubnet(ctx, subnetID)
 	if err != nil {
 		t.Fatalf("get subnet %s: %v", subnetID, err)
 	}
-	opts := portsbinding.CreateOptsExt{
-		CreateOptsBuilder: ports.CreateOpts{
-			NetworkID: sn.NetworkID, Name: name, ProjectID: project, DeviceOwner: "compute:testbed",
-			DeviceID: name, FixedIPs: []ports.IP{{SubnetID: subnetID}}, SecurityGroups: &[]string{sg},
-		},
-		HostID: env.Get(t, "NODE_NAME"),
-	}
-	p, err := ports.Create(ctx, nc, opts).Extract()
+	p, err := nc.CreatePort(ctx, neutron.PortCreateOpts{
+		NetworkID: sn.NetworkID, Name: name, ProjectID: project, DeviceOwner: "compute:testbed",
+		DeviceID: name, SubnetIDs: []string{subnetID}, SecurityGroups: []string{sg}, HostID: env.Get(t, "NODE_NAME"),
+	})
 	if err != nil {
 		t.Fatalf("create port %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		if err := ports.Delete(context.Background(), nc, p.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		if err := nc.DeletePort(context.Background(), p.ID); err != nil {
 			t.Errorf("delete port %s: %v", p.ID, err)
 		}
 	})
@@ -94,15 +95,15 @@ func createAndPlug(ctx context.Context, t *testing.T, nc *gophercloud.ServiceCli
 	return &plugged{port: p, netns: nsName, ip: ip, subnet: sn}
 }
 
-func waitActive(ctx context.Context, t *testing.T, nc *gophercloud.ServiceClient, p *plugged) time.Duration {
+func waitActive(ctx context.Context, t *testing.T, nc neutron.Client, p *plugged) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < 60*time.Second {
-		got, err := ports.Get(ctx, nc, p.port.ID).Extract()
+		got, err := nc.GetPort(ctx, p.port.ID)
 		if err != nil {
 			t.Fatalf("get port %s: %v", p.port.ID, err)
 		}
-		if got.Status == "ACTIVE" {
+		if got.Status == neutron.PortStatusActive {
 			return time.Since(start)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -8,7 +8,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
@@ -17,7 +17,7 @@ const Version = "1.0.0"
 
 // Input is what a result describes.
 type Input struct {
-	VIF        *kuryrv1.VIF
+	VIF        *apiv1.VIF
 	IfName     string
 	Netns      string
 	HostIfName string

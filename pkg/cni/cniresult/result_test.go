@@ -7,15 +7,15 @@ import (
 	types040 "github.com/containernetworking/cni/pkg/types/040"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
-func testVIF() *kuryrv1.VIF {
-	return &kuryrv1.VIF{
+func testVIF() *apiv1.VIF {
+	return &apiv1.VIF{
 		ID: "0123456789abcdef", Address: "fa:16:3e:11:22:33", MTU: 1450, Bridge: "br-int", PlugMode: "native",
-		Subnets: []kuryrv1.Subnet{{
+		Subnets: []apiv1.Subnet{{
 			CIDR: "10.0.0.64/26", Gateway: "10.0.0.65", DNS: []string{"10.0.0.2", "10.0.0.2", "bogus"},
-			Routes: []kuryrv1.Route{{CIDR: "192.168.0.0/24", Gateway: "10.0.0.66"}},
+			Routes: []apiv1.Route{{CIDR: "192.168.0.0/24", Gateway: "10.0.0.66"}},
 			IPs:    []string{"10.0.0.70"},
 		}},
 	}

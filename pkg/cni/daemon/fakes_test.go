@@ -9,7 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
@@ -21,15 +21,15 @@ const (
 
 type fakePorts struct {
 	mu      sync.Mutex
-	ports   map[string]*kuryrv1.KuryrPort
+	ports   map[string]*apiv1.KuryrPort
 	changed chan struct{}
 }
 
 func newFakePorts() *fakePorts {
-	return &fakePorts{ports: map[string]*kuryrv1.KuryrPort{}, changed: make(chan struct{})}
+	return &fakePorts{ports: map[string]*apiv1.KuryrPort{}, changed: make(chan struct{})}
 }
 
-func (f *fakePorts) set(kp *kuryrv1.KuryrPort) {
+func (f *fakePorts) set(kp *apiv1.KuryrPort) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ports[kp.Namespace+"/"+kp.Name] = kp.DeepCopy()
@@ -37,7 +37,7 @@ func (f *fakePorts) set(kp *kuryrv1.KuryrPort) {
 	f.changed = make(chan struct{})
 }
 
-func (f *fakePorts) GetPort(_ context.Context, ns, name string) (*kuryrv1.KuryrPort, error) {
+func (f *fakePorts) GetPort(_ context.Context, ns, name string) (*apiv1.KuryrPort, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if kp := f.ports[ns+"/"+name]; kp != nil {
@@ -124,14 +124,14 @@ func (f *fakeTags) PortTag(_ context.Context, port string, _ time.Time) (int, bo
 
 var errBoom = errors.New("boom")
 
-func testKP(uid string, active bool) *kuryrv1.KuryrPort {
-	return &kuryrv1.KuryrPort{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "pod1", Labels: map[string]string{kuryrv1.NodeNameLabel: "node"}},
-		Spec:       kuryrv1.KuryrPortSpec{PodUID: uid, PodNodeName: "node"},
-		Status: kuryrv1.KuryrPortStatus{VIFs: map[string]kuryrv1.VIFStatus{"eth0": {Default: true, VIF: kuryrv1.VIF{
+func testKP(uid string, active bool) *apiv1.KuryrPort {
+	return &apiv1.KuryrPort{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "pod1", Labels: map[string]string{apiv1.NodeNameLabel: "node"}},
+		Spec:       apiv1.KuryrPortSpec{PodUID: uid, PodNodeName: "node"},
+		Status: apiv1.KuryrPortStatus{VIFs: map[string]apiv1.VIFStatus{"eth0": {Default: true, VIF: apiv1.VIF{
 			ID: testPortID, Address: "fa:16:3e:aa:bb:cc", NetworkID: "net", MTU: 1450, Bridge: "br-int",
-			VIFType: kuryrv1.VIFTypeOVS, PlugMode: kuryrv1.PlugModeNative, VIFName: kuryrv1.VIFNameForPort(testPortID),
-			Subnets: []kuryrv1.Subnet{{CIDR: "10.0.0.64/26", Gateway: "10.0.0.65", DNS: []string{"10.0.0.2"}, IPs: []string{"10.0.0.70"}}},
+			VIFType: apiv1.VIFTypeOVS, PlugMode: apiv1.PlugModeNative, VIFName: apiv1.VIFNameForPort(testPortID),
+			Subnets: []apiv1.Subnet{{CIDR: "10.0.0.64/26", Gateway: "10.0.0.65", DNS: []string{"10.0.0.2"}, IPs: []string{"10.0.0.70"}}},
 			Active:  active,
 		}}}},
 	}

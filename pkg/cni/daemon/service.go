@@ -14,7 +14,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/go-logr/logr"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/api"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/cniresult"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
@@ -24,7 +24,7 @@ import (
 // PortSource gives the KuryrPorts of this node.
 type PortSource interface {
 	// GetPort returns the KuryrPort namespace/name, or nil when there is none.
-	GetPort(ctx context.Context, namespace, name string) (*kuryrv1.KuryrPort, error)
+	GetPort(ctx context.Context, namespace, name string) (*apiv1.KuryrPort, error)
 	// Changed returns a channel that is closed at the next change of any KuryrPort.
 	Changed() <-chan struct{}
 }
@@ -243,11 +243,11 @@ func (s *Service) Check(ctx context.Context, req *api.Request) error {
 type namedVIF struct {
 	ifName string
 	def    bool
-	vif    *kuryrv1.VIF
+	vif    *apiv1.VIF
 }
 
 // orderedVIFs returns the default VIF first, named ifName, then the others under their keys.
-func orderedVIFs(kp *kuryrv1.KuryrPort, ifName string) []namedVIF {
+func orderedVIFs(kp *apiv1.KuryrPort, ifName string) []namedVIF {
 	var def *namedVIF
 	var others []namedVIF
 	for name, st := range kp.Status.VIFs {
@@ -265,7 +265,7 @@ func orderedVIFs(kp *kuryrv1.KuryrPort, ifName string) []namedVIF {
 	return append([]namedVIF{*def}, others...)
 }
 
-func (s *Service) plugRequest(req *api.Request, pod PodRef, kp *kuryrv1.KuryrPort, v namedVIF) *plug.Request {
+func (s *Service) plugRequest(req *api.Request, pod PodRef, kp *apiv1.KuryrPort, v namedVIF) *plug.Request {
 	uid := pod.UID
 	if uid == "" {
 		uid = kp.Spec.PodUID

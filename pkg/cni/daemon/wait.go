@@ -9,16 +9,16 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/go-logr/logr"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/api"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
-func uidMatches(kp *kuryrv1.KuryrPort, uid string) bool {
+func uidMatches(kp *apiv1.KuryrPort, uid string) bool {
 	return uid == "" || kp.Spec.PodStatic || kp.Spec.PodUID == uid
 }
 
-func hasDefaultVIF(kp *kuryrv1.KuryrPort) bool {
+func hasDefaultVIF(kp *apiv1.KuryrPort) bool {
 	for _, st := range kp.Status.VIFs {
 		if st.Default {
 			return true
@@ -30,7 +30,7 @@ func hasDefaultVIF(kp *kuryrv1.KuryrPort) bool {
 // waitForVIFs waits until the pod's KuryrPort (with the pod's UID) has a default VIF. It gives
 // up early when the pod does not exist or has been replaced, and with "try again later" when
 // the wait times out.
-func (s *Service) waitForVIFs(ctx context.Context, pod PodRef) (*kuryrv1.KuryrPort, error) {
+func (s *Service) waitForVIFs(ctx context.Context, pod PodRef) (*apiv1.KuryrPort, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	ctx, cancel := context.WithTimeout(ctx, s.Opts.VIFTimeout)
 	defer cancel()
@@ -106,7 +106,7 @@ func (s *Service) waitActive(ctx context.Context, pod PodRef, vifs []namedVIF) (
 	defer cancel()
 	useNeutron := s.Opts.ActiveSignal != SignalOVS
 	useOVS := s.Opts.ActiveSignal != SignalNeutron && s.Tags != nil
-	pending := make(map[string]*kuryrv1.VIF, len(vifs))
+	pending := make(map[string]*apiv1.VIF, len(vifs))
 	staleActive := map[string]bool{}
 	for _, v := range vifs {
 		pending[v.vif.ID] = v.vif

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // Source is a KuryrPort cache for one node, with the node's KuryrPortPool.
@@ -38,18 +38,10 @@ type Source struct {
 // New builds the cache; Start must run before GetPort answers.
 func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	scheme := runtime.NewScheme()
-	if err := kuryrv1.AddToScheme(scheme); err != nil {
+	if err := apiv1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering KuryrPort types: %w", err)
 	}
-	sel := labels.SelectorFromSet(labels.Set{kuryrv1.NodeNameLabel: nodeName})
-	c, err := cache.New(cfg, cache.Options{
-		Scheme:           scheme,
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&kuryrv1.KuryrPort{}:     {Label: sel},
-			&kuryrv1.KuryrPortPool{}: {Field: fields.OneTermEqualSelector("metadata.name", nodeName)},
-		},
-	})
+	c, err := cache.New(cfg, cacheOptions(scheme, nodeName))
 	if err != nil {
 		return nil, fmt.Errorf("creating the KuryrPort cache: %w", err)
 	}
@@ -61,12 +53,29 @@ func New(cfg *rest.Config, nodeName string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the KuryrPortPool client: %w", err)
 	}
-	return &Source{cache: c, clientset: cs, client: cl, nodeName: nodeName, changed: make(chan struct{})}, nil
+	return newSource(c, cs, cl, nodeName), nil
+}
+
+// cacheOptions keeps the node's own objects only: its KuryrPorts (by label) and its
+// KuryrPortPool (by name), without managed fields.
+func cacheOptions(scheme *runtime.Scheme, nodeName string) cache.Options {
+	return cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&apiv1.KuryrPort{}:     {Label: labels.SelectorFromSet(labels.Set{apiv1.NodeNameLabel: nodeName})},
+			&apiv1.KuryrPortPool{}: {Field: fields.OneTermEqualSelector("metadata.name", nodeName)},
+		},
+	}
+}
+
+func newSource(c cache.Cache, cs kubernetes.Interface, cl client.Client, nodeName string) *Source {
+	return &Source{cache: c, clientset: cs, client: cl, nodeName: nodeName, changed: make(chan struct{})}
 }
 
 // Start runs the informer until ctx ends; it returns once the cache has synced (or failed).
 func (s *Source) Start(ctx context.Context, errc chan<- error) error {
-	inf, err := s.cache.GetInformer(ctx, &kuryrv1.KuryrPort{})
+	inf, err := s.cache.GetInformer(ctx, &apiv1.KuryrPort{})
 	if err != nil {
 		return fmt.Errorf("getting the KuryrPort informer: %w", err)
 	}
@@ -77,7 +86,7 @@ func (s *Source) Start(ctx context.Context, errc chan<- error) error {
 	if _, err := inf.AddEventHandler(onChange); err != nil {
 		return fmt.Errorf("watching KuryrPorts: %w", err)
 	}
-	if pinf, err := s.cache.GetInformer(ctx, &kuryrv1.KuryrPortPool{}); err != nil {
+	if pinf, err := s.cache.GetInformer(ctx, &apiv1.KuryrPortPool{}); err != nil {
 		s.poolErr = fmt.Errorf("watching KuryrPortPools: %w", err)
 	} else if _, err := pinf.AddEventHandler(onChange); err != nil {
 		return fmt.Errorf("watching KuryrPortPools: %w", err)
@@ -104,8 +113,8 @@ func (s *Source) Changed() <-chan struct{} {
 }
 
 // GetPort returns the cached KuryrPort, or nil.
-func (s *Source) GetPort(ctx context.Context, namespace, name string) (*kuryrv1.KuryrPort, error) {
-	kp := &kuryrv1.KuryrPort{}
+func (s *Source) GetPort(ctx context.Context, namespace, name string) (*apiv1.KuryrPort, error) {
+	kp := &apiv1.KuryrPort{}
 	err := s.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, kp)
 	if apierrors.IsNotFound(err) {
 		return nil, nil

@@ -14,7 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
@@ -22,19 +22,19 @@ import (
 type Source interface {
 	// Pool returns this node's KuryrPortPool: the free ports published for it in the spec,
 	// what was last reported in the status. Nil when there is none. Read only.
-	Pool(ctx context.Context) (*kuryrv1.KuryrPortPool, error)
+	Pool(ctx context.Context) (*apiv1.KuryrPortPool, error)
 	// PodPorts returns the IDs of the ports recorded for this node's pods.
 	PodPorts(ctx context.Context) (map[string]bool, error)
 	// Changed returns a channel closed at the next change.
 	Changed() <-chan struct{}
 	// SetPoolStatus reports the numbers of free and parked ports.
-	SetPoolStatus(ctx context.Context, st kuryrv1.KuryrPortPoolStatus) error
+	SetPoolStatus(ctx context.Context, st apiv1.KuryrPortPoolStatus) error
 }
 
 // Parker does the network work (plug.Plugger).
 type Parker interface {
-	Park(ctx context.Context, vif *kuryrv1.VIF) error
-	Unpark(ctx context.Context, vif *kuryrv1.VIF) error
+	Park(ctx context.Context, vif *apiv1.VIF) error
+	Unpark(ctx context.Context, vif *apiv1.VIF) error
 	ListParked(ctx context.Context, lister plug.Lister) ([]plug.Parked, error)
 }
 
@@ -67,7 +67,7 @@ type Manager struct {
 }
 
 type parkedPort struct {
-	vif kuryrv1.VIF
+	vif apiv1.VIF
 	// handed is set once a pod's KuryrPort records the port: the pod's ADD takes the parked
 	// interface, so when the port comes back to the pool it has to be parked anew.
 	handed bool
@@ -103,11 +103,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		return err
 	}
 	for _, p := range found {
-		mode := kuryrv1.PlugModeNative
+		mode := apiv1.PlugModeNative
 		if p.Hybrid {
-			mode = kuryrv1.PlugModeHybrid
+			mode = apiv1.PlugModeHybrid
 		}
-		m.parked[p.PortID] = &parkedPort{vif: kuryrv1.VIF{ID: p.PortID, PlugMode: mode}}
+		m.parked[p.PortID] = &parkedPort{vif: apiv1.VIF{ID: p.PortID, PlugMode: mode}}
 	}
 	m.Log.Info("Recovered parked pool ports", "ports", len(found))
 	t := time.NewTicker(m.Resync)
@@ -139,7 +139,7 @@ func (m *Manager) Pass(ctx context.Context) {
 		m.Log.Error(err, "Reading the node's free pool ports failed")
 		return
 	}
-	var free []kuryrv1.VIF
+	var free []apiv1.VIF
 	if kpp != nil {
 		free = kpp.Spec.Ports
 	}
@@ -150,7 +150,7 @@ func (m *Manager) Pass(ctx context.Context) {
 	}
 	now := time.Now()
 	want := make(map[string]bool, len(free))
-	var todo []kuryrv1.VIF
+	var todo []apiv1.VIF
 	for _, v := range free {
 		want[v.ID] = true
 		if p := m.parked[v.ID]; p != nil && !p.handed {
@@ -201,7 +201,7 @@ func (m *Manager) Pass(ctx context.Context) {
 	m.Metrics.setParked(plugged)
 	// The status is compared with the object as read, so a report lost in a race with the
 	// object's re-creation is made again.
-	if st := (kuryrv1.KuryrPortPoolStatus{Free: len(free), Plugged: plugged}); kpp != nil && kpp.Status != st {
+	if st := (apiv1.KuryrPortPoolStatus{Free: len(free), Plugged: plugged}); kpp != nil && kpp.Status != st {
 		if err := m.Source.SetPoolStatus(ctx, st); err != nil {
 			m.Log.Error(err, "Reporting the parked ports failed")
 		}
@@ -209,7 +209,7 @@ func (m *Manager) Pass(ctx context.Context) {
 }
 
 // park parks vifs, Workers at a time.
-func (m *Manager) park(ctx context.Context, vifs []kuryrv1.VIF) {
+func (m *Manager) park(ctx context.Context, vifs []apiv1.VIF) {
 	if len(vifs) == 0 {
 		return
 	}

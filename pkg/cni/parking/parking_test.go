@@ -11,27 +11,27 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
 type fakeSource struct {
-	free    []kuryrv1.VIF
+	free    []apiv1.VIF
 	pods    map[string]bool
 	status  [2]int
 	changed chan struct{}
 }
 
-func (f *fakeSource) Pool(context.Context) (*kuryrv1.KuryrPortPool, error) {
-	kpp := &kuryrv1.KuryrPortPool{Spec: kuryrv1.KuryrPortPoolSpec{Ports: f.free}}
-	kpp.Status = kuryrv1.KuryrPortPoolStatus{Free: f.status[0], Plugged: f.status[1]}
+func (f *fakeSource) Pool(context.Context) (*apiv1.KuryrPortPool, error) {
+	kpp := &apiv1.KuryrPortPool{Spec: apiv1.KuryrPortPoolSpec{Ports: f.free}}
+	kpp.Status = apiv1.KuryrPortPoolStatus{Free: f.status[0], Plugged: f.status[1]}
 	return kpp, nil
 }
 func (f *fakeSource) PodPorts(context.Context) (map[string]bool, error) {
 	return f.pods, nil
 }
 func (f *fakeSource) Changed() <-chan struct{} { return f.changed }
-func (f *fakeSource) SetPoolStatus(_ context.Context, st kuryrv1.KuryrPortPoolStatus) error {
+func (f *fakeSource) SetPoolStatus(_ context.Context, st apiv1.KuryrPortPoolStatus) error {
 	f.status = [2]int{st.Free, st.Plugged}
 	return nil
 }
@@ -43,7 +43,7 @@ type fakeParker struct {
 	unparked []string
 }
 
-func (f *fakeParker) Park(_ context.Context, v *kuryrv1.VIF) error {
+func (f *fakeParker) Park(_ context.Context, v *apiv1.VIF) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[v.ID]; err != nil {
@@ -53,7 +53,7 @@ func (f *fakeParker) Park(_ context.Context, v *kuryrv1.VIF) error {
 	return nil
 }
 
-func (f *fakeParker) Unpark(_ context.Context, v *kuryrv1.VIF) error {
+func (f *fakeParker) Unpark(_ context.Context, v *apiv1.VIF) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.parked, v.ID)
@@ -69,10 +69,10 @@ func (f *fakeParker) ListParked(context.Context, plug.Lister) ([]plug.Parked, er
 	return out, nil
 }
 
-func vifs(ids ...string) []kuryrv1.VIF {
-	out := make([]kuryrv1.VIF, 0, len(ids))
+func vifs(ids ...string) []apiv1.VIF {
+	out := make([]apiv1.VIF, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, kuryrv1.VIF{ID: id})
+		out = append(out, apiv1.VIF{ID: id})
 	}
 	return out
 }

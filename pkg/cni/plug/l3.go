@@ -9,7 +9,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/vishvananda/netlink"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // Address is a fixed IP with the prefix length of its subnet.
@@ -19,7 +19,7 @@ type Address struct {
 }
 
 // Addresses returns the VIF's fixed IPs with their subnet prefixes.
-func Addresses(vif *kuryrv1.VIF) ([]Address, error) {
+func Addresses(vif *apiv1.VIF) ([]Address, error) {
 	var res []Address
 	for _, s := range vif.Subnets {
 		_, cidr, err := net.ParseCIDR(s.CIDR)
@@ -54,7 +54,7 @@ type RouteSpec struct {
 
 // Routes returns the subnet host routes and, for the default interface, one default route per
 // address family via the subnet gateway.
-func Routes(vif *kuryrv1.VIF, withDefault bool) ([]RouteSpec, error) {
+func Routes(vif *apiv1.VIF, withDefault bool) ([]RouteSpec, error) {
 	var res []RouteSpec
 	haveDefault := map[bool]bool{}
 	for _, s := range vif.Subnets {

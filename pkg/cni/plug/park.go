@@ -12,7 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 )
 
@@ -42,10 +42,10 @@ func ParkedName(portID string) string {
 
 // ParkedExternalIDs are the OVS external IDs of a parked port: enough for the agent to wire
 // it, and the parked mark instead of a sandbox.
-func ParkedExternalIDs(vif *kuryrv1.VIF) map[string]string {
+func ParkedExternalIDs(vif *apiv1.VIF) map[string]string {
 	mode := vif.PlugMode
 	if mode == "" {
-		mode = kuryrv1.PlugModeNative
+		mode = apiv1.PlugModeNative
 	}
 	return map[string]string{
 		ovs.KeyIfaceID:     vif.ID,
@@ -58,7 +58,7 @@ func ParkedExternalIDs(vif *kuryrv1.VIF) map[string]string {
 
 // Park plugs a free pool port ahead of its pod. It is idempotent for a port already parked
 // and fails with ErrInUse when the port is plugged for a pod.
-func (p *Plugger) Park(ctx context.Context, vif *kuryrv1.VIF) (err error) {
+func (p *Plugger) Park(ctx context.Context, vif *apiv1.VIF) (err error) {
 	if err := validateVIF(vif); err != nil {
 		return fmt.Errorf("validating pool port: %w", err)
 	}
@@ -114,7 +114,7 @@ func (p *Plugger) Park(ctx context.Context, vif *kuryrv1.VIF) (err error) {
 
 // Unpark removes a parked port's devices. A port a pod has claimed meanwhile is left alone
 // (it is not parked any more); a port that is gone is success.
-func (p *Plugger) Unpark(ctx context.Context, vif *kuryrv1.VIF) error {
+func (p *Plugger) Unpark(ctx context.Context, vif *apiv1.VIF) error {
 	unlock := p.ports.Lock(vif.ID)
 	defer unlock()
 	parked := ParkedName(vif.ID)
@@ -156,7 +156,7 @@ func (p *Plugger) ListParked(ctx context.Context, lister Lister) ([]Parked, erro
 		if id == "" || i.ExternalIDs[ovs.KeyContainerID] != "" {
 			continue
 		}
-		pk := Parked{PortID: id, OVSPort: i.Name, Hybrid: i.ExternalIDs[ovs.KeyPlugMode] == kuryrv1.PlugModeHybrid}
+		pk := Parked{PortID: id, OVSPort: i.Name, Hybrid: i.ExternalIDs[ovs.KeyPlugMode] == apiv1.PlugModeHybrid}
 		ok, err := linkExists(ParkedName(id))
 		if err != nil {
 			return nil, err

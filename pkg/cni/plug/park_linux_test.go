@@ -7,14 +7,14 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 )
 
 // A parked port is wired without a pod; the pod that takes it gets the same devices moved
 // into its namespace, fully configured, without a new OVS port.
 func TestParkThenClaim(t *testing.T) {
-	for _, mode := range []string{kuryrv1.PlugModeNative, kuryrv1.PlugModeHybrid} {
+	for _, mode := range []string{apiv1.PlugModeNative, apiv1.PlugModeHybrid} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t)
 			pod := newNS(t)
@@ -97,7 +97,7 @@ func TestParkThenClaim(t *testing.T) {
 func TestUnparkAndBrokenParkedPorts(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	v := vif(kuryrv1.PlugModeNative)
+	v := vif(apiv1.PlugModeNative)
 	e.inHost(t, func() error {
 		if err := e.p.Park(ctx, v); err != nil {
 			return err
@@ -131,7 +131,7 @@ func TestPlugWithoutParkedPort(t *testing.T) {
 	e := newEnv(t)
 	pod := newNS(t)
 	e.inHost(t, func() error {
-		res, err := e.p.Plug(context.Background(), request(vif(kuryrv1.PlugModeNative), pod, "cid-n"))
+		res, err := e.p.Plug(context.Background(), request(vif(apiv1.PlugModeNative), pod, "cid-n"))
 		if err == nil && res.Parked {
 			t.Error("result says parked")
 		}

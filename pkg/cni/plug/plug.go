@@ -16,7 +16,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/go-logr/logr"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/keyed"
 )
@@ -31,7 +31,7 @@ type Switch interface {
 
 // Request describes one interface to plug into one sandbox.
 type Request struct {
-	VIF          *kuryrv1.VIF
+	VIF          *apiv1.VIF
 	Netns        string
 	IfName       string
 	ContainerID  string
@@ -70,13 +70,13 @@ type Names struct {
 }
 
 // NamesFor returns the device names of a VIF, from the api helpers.
-func NamesFor(vif *kuryrv1.VIF) Names {
+func NamesFor(vif *apiv1.VIF) Names {
 	n := Names{Tap: vif.VIFName}
 	if n.Tap == "" {
-		n.Tap = kuryrv1.VIFNameForPort(vif.ID)
+		n.Tap = apiv1.VIFNameForPort(vif.ID)
 	}
-	if vif.PlugMode == kuryrv1.PlugModeHybrid {
-		n.Bridge, n.QVB, n.QVO = kuryrv1.HybridNames(vif.ID)
+	if vif.PlugMode == apiv1.PlugModeHybrid {
+		n.Bridge, n.QVB, n.QVO = apiv1.HybridNames(vif.ID)
 	}
 	return n
 }
@@ -102,7 +102,7 @@ func validate(req *Request) error {
 }
 
 // validateVIF checks what plugging a VIF needs, with or without a sandbox.
-func validateVIF(vif *kuryrv1.VIF) error {
+func validateVIF(vif *apiv1.VIF) error {
 	switch {
 	case vif == nil:
 		return errors.New("no VIF")
@@ -115,7 +115,7 @@ func validateVIF(vif *kuryrv1.VIF) error {
 		return fmt.Errorf("VIF %s has an invalid MAC %q: %w", vif.ID, vif.Address, err)
 	}
 	switch vif.PlugMode {
-	case "", kuryrv1.PlugModeNative, kuryrv1.PlugModeHybrid:
+	case "", apiv1.PlugModeNative, apiv1.PlugModeHybrid:
 	default:
 		return fmt.Errorf("VIF %s has unsupported plug mode %q", vif.ID, vif.PlugMode)
 	}
@@ -126,7 +126,7 @@ func validateVIF(vif *kuryrv1.VIF) error {
 func ExternalIDs(req *Request) map[string]string {
 	mode := req.VIF.PlugMode
 	if mode == "" {
-		mode = kuryrv1.PlugModeNative
+		mode = apiv1.PlugModeNative
 	}
 	return map[string]string{
 		ovs.KeyIfaceID:      req.VIF.ID,
@@ -236,7 +236,7 @@ func (p *Plugger) Unplug(ctx context.Context, containerID, netnsPath, ifName str
 			continue
 		}
 		log.V(1).Info("Removing OVS port", "ovsPort", iface.Name)
-		if iface.ExternalIDs[ovs.KeyPlugMode] == kuryrv1.PlugModeHybrid {
+		if iface.ExternalIDs[ovs.KeyPlugMode] == apiv1.PlugModeHybrid {
 			errs = append(errs, p.unplugHybrid(ctx, hybridNamesFromQVO(iface.Name)))
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug/plugtest"
 )
@@ -77,16 +77,16 @@ func (e *env) inHost(t *testing.T, f func() error) {
 	}
 }
 
-func vif(mode string) *kuryrv1.VIF {
-	return &kuryrv1.VIF{
-		ID: portID, Address: podMAC, MTU: 1400, Bridge: "br-int", VIFType: kuryrv1.VIFTypeOVS, PlugMode: mode,
-		VIFName: kuryrv1.VIFNameForPort(portID),
-		Subnets: []kuryrv1.Subnet{{CIDR: "10.0.0.64/26", Gateway: "10.0.0.65", IPs: []string{"10.0.0.70"},
-			Routes: []kuryrv1.Route{{CIDR: "192.168.10.0/24", Gateway: "10.0.0.66"}}}},
+func vif(mode string) *apiv1.VIF {
+	return &apiv1.VIF{
+		ID: portID, Address: podMAC, MTU: 1400, Bridge: "br-int", VIFType: apiv1.VIFTypeOVS, PlugMode: mode,
+		VIFName: apiv1.VIFNameForPort(portID),
+		Subnets: []apiv1.Subnet{{CIDR: "10.0.0.64/26", Gateway: "10.0.0.65", IPs: []string{"10.0.0.70"},
+			Routes: []apiv1.Route{{CIDR: "192.168.10.0/24", Gateway: "10.0.0.66"}}}},
 	}
 }
 
-func request(v *kuryrv1.VIF, pod ns.NetNS, cid string) *Request {
+func request(v *apiv1.VIF, pod ns.NetNS, cid string) *Request {
 	return &Request{VIF: v, Netns: pod.Path(), IfName: "eth0", ContainerID: cid, PodNamespace: "default",
 		PodName: "pod1", PodUID: "uid-1", Default: true}
 }
@@ -168,7 +168,7 @@ func TestNativePlugCheckUnplug(t *testing.T) {
 	e := newEnv(t)
 	pod := newNS(t)
 	ctx := context.Background()
-	req := request(vif(kuryrv1.PlugModeNative), pod, "cid-1")
+	req := request(vif(apiv1.PlugModeNative), pod, "cid-1")
 	e.inHost(t, func() error {
 		res, err := e.p.Plug(ctx, req)
 		if err != nil {
@@ -236,9 +236,9 @@ func TestDelOfOldSandboxKeepsNewOne(t *testing.T) {
 	e := newEnv(t)
 	oldPod, newPod := newNS(t), newNS(t)
 	ctx := context.Background()
-	newReq := request(vif(kuryrv1.PlugModeNative), newPod, "cid-new")
+	newReq := request(vif(apiv1.PlugModeNative), newPod, "cid-new")
 	e.inHost(t, func() error {
-		if _, err := e.p.Plug(ctx, request(vif(kuryrv1.PlugModeNative), oldPod, "cid-old")); err != nil {
+		if _, err := e.p.Plug(ctx, request(vif(apiv1.PlugModeNative), oldPod, "cid-old")); err != nil {
 			return err
 		}
 		if _, err := e.p.Plug(ctx, newReq); err != nil {
@@ -260,7 +260,7 @@ func TestHybridPlug(t *testing.T) {
 	e := newEnv(t)
 	pod := newNS(t)
 	ctx := context.Background()
-	req := request(vif(kuryrv1.PlugModeHybrid), pod, "cid-h")
+	req := request(vif(apiv1.PlugModeHybrid), pod, "cid-h")
 	e.inHost(t, func() error {
 		res, err := e.p.Plug(ctx, req)
 		if err != nil {
@@ -318,7 +318,7 @@ func TestFailedPlugLeavesNothing(t *testing.T) {
 	pod := newNS(t)
 	e.sw.FailAdd = errors.New("ovsdb unavailable")
 	e.inHost(t, func() error {
-		_, err := e.p.Plug(context.Background(), request(vif(kuryrv1.PlugModeNative), pod, "cid-f"))
+		_, err := e.p.Plug(context.Background(), request(vif(apiv1.PlugModeNative), pod, "cid-f"))
 		if err == nil || !strings.Contains(err.Error(), "ovsdb unavailable") {
 			t.Errorf("plug: %v", err)
 		}
@@ -334,10 +334,10 @@ func TestRecoverRemovesOnlyDeadPorts(t *testing.T) {
 	e := newEnv(t)
 	live, dead := newNS(t), newNS(t)
 	ctx := context.Background()
-	other := vif(kuryrv1.PlugModeNative)
-	other.ID, other.VIFName, other.Address = "99999999-0000-1111-2222-333333333333", kuryrv1.VIFNameForPort("99999999-0000-1111-2222-333333333333"), "fa:16:3e:99:99:99"
+	other := vif(apiv1.PlugModeNative)
+	other.ID, other.VIFName, other.Address = "99999999-0000-1111-2222-333333333333", apiv1.VIFNameForPort("99999999-0000-1111-2222-333333333333"), "fa:16:3e:99:99:99"
 	e.inHost(t, func() error {
-		if _, err := e.p.Plug(ctx, request(vif(kuryrv1.PlugModeNative), live, "cid-live")); err != nil {
+		if _, err := e.p.Plug(ctx, request(vif(apiv1.PlugModeNative), live, "cid-live")); err != nil {
 			return err
 		}
 		_, err := e.p.Plug(ctx, request(other, dead, "cid-dead"))

@@ -4,17 +4,17 @@ import (
 	"context"
 	"testing"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/plug/plugtest"
 )
 
 func TestNamesFor(t *testing.T) {
-	n := NamesFor(&kuryrv1.VIF{ID: portID, PlugMode: kuryrv1.PlugModeNative})
+	n := NamesFor(&apiv1.VIF{ID: portID, PlugMode: apiv1.PlugModeNative})
 	if n.Tap != "tap5f0e6a1c-3b" || n.OVSPort() != n.Tap || n.Bridge != "" {
 		t.Fatalf("native: %+v", n)
 	}
-	h := NamesFor(&kuryrv1.VIF{ID: portID, PlugMode: kuryrv1.PlugModeHybrid, VIFName: "tap5f0e6a1c-3b"})
+	h := NamesFor(&apiv1.VIF{ID: portID, PlugMode: apiv1.PlugModeHybrid, VIFName: "tap5f0e6a1c-3b"})
 	if h.Bridge != "qbr5f0e6a1c-3b" || h.QVB != "qvb5f0e6a1c-3b" || h.OVSPort() != "qvo5f0e6a1c-3b" || h.Tap != "tap5f0e6a1c-3b" {
 		t.Fatalf("hybrid: %+v", h)
 	}
@@ -62,7 +62,7 @@ func TestValidate(t *testing.T) {
 
 func TestRoutesAndAddresses(t *testing.T) {
 	v := vif("native")
-	v.Subnets = append(v.Subnets, kuryrv1.Subnet{CIDR: "fd00::/64", Gateway: "fd00::1", IPs: []string{"fd00::5"}})
+	v.Subnets = append(v.Subnets, apiv1.Subnet{CIDR: "fd00::/64", Gateway: "fd00::1", IPs: []string{"fd00::5"}})
 	addrs, err := Addresses(v)
 	if err != nil || len(addrs) != 2 || addrs[0].IPNet.String() != "10.0.0.70/26" || addrs[1].IPNet.String() != "fd00::5/64" {
 		t.Fatalf("addresses: %v %v", addrs, err)
@@ -75,7 +75,7 @@ func TestRoutesAndAddresses(t *testing.T) {
 		t.Fatalf("default routes: %v", routes)
 	}
 	// A host route for 0.0.0.0/0 replaces the gateway default.
-	v.Subnets[0].Routes = append(v.Subnets[0].Routes, kuryrv1.Route{CIDR: "0.0.0.0/0", Gateway: "10.0.0.99"})
+	v.Subnets[0].Routes = append(v.Subnets[0].Routes, apiv1.Route{CIDR: "0.0.0.0/0", Gateway: "10.0.0.99"})
 	routes, _ = Routes(v, true)
 	var defaults []string
 	for _, r := range routes {

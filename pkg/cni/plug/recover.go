@@ -7,7 +7,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/go-logr/logr"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 	"github.com/kuryr-go/kuryr-go/pkg/cni/ovs"
 )
 
@@ -44,7 +44,7 @@ func (p *Plugger) Recover(ctx context.Context, lister Lister) ([]Plugged, error)
 			PodNamespace: i.ExternalIDs[ovs.KeyPodNamespace], PodName: i.ExternalIDs[ovs.KeyPodName],
 			IfName: i.ExternalIDs[ovs.KeyIfName], Netns: i.ExternalIDs[ovs.KeyNetns],
 		}
-		hybrid := i.ExternalIDs[ovs.KeyPlugMode] == kuryrv1.PlugModeHybrid
+		hybrid := i.ExternalIDs[ovs.KeyPlugMode] == apiv1.PlugModeHybrid
 		tap := i.Name
 		if hybrid {
 			tap = hybridNamesFromQVO(i.Name).Tap

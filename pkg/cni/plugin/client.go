@@ -63,7 +63,7 @@ func (p *Plugin) call(conf *NetConf, req *api.Request) ([]byte, error) {
 func (p *Plugin) status(conf *NetConf) error {
 	ctx, cancel := context.WithTimeout(context.Background(), conf.timeout(api.CmdStatus))
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://kuryr-daemon"+api.PathStatus, nil)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://kuryr-daemon"+api.PathStatus, http.NoBody)
 	if err != nil {
 		return types.NewError(types.ErrInternal, "building the daemon request", err.Error())
 	}
