@@ -35,7 +35,7 @@ func newCommand() *cobra.Command {
 		Short:         "Give every Kubernetes pod a Neutron port",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			log := zap.New(zap.UseFlagOptions(&zapOpts))
 			ctrl.SetLogger(log)
 			cfg, warnings, err := config.Load(configPath)

@@ -113,6 +113,13 @@ func ValidateClusterID(id string) error {
 	return nil
 }
 
+// reader reads options, remembers which ones were read and keeps the first error.
+type reader struct {
+	f    *ini.File
+	used map[string]bool
+	err  error
+}
+
 func (r *reader) kubernetes(k *Kubernetes) {
 	const g = "kubernetes"
 	k.Kubeconfig = r.str(g, "kubeconfig", "")
@@ -306,13 +313,6 @@ func (r *reader) vifPool(p *VIFPool) {
 	case p.PortsPoolUpdateFrequency <= 0:
 		r.fail(g, "ports_pool_update_frequency", "must be positive")
 	}
-}
-
-// reader reads options, remembers which ones were read and keeps the first error.
-type reader struct {
-	f    *ini.File
-	used map[string]bool
-	err  error
 }
 
 func (r *reader) fail(group, opt, problem string) {

@@ -28,7 +28,7 @@ func wantOptionError(t *testing.T, conf, group, option string) error {
 func TestNeutronTimeoutMustBePositiveFiniteAndAtMostAnHour(t *testing.T) {
 	for _, v := range []string{"0", "-5", "NaN", "1e300", "-Inf", "Inf", "+Inf", "1e400", "3601", "2h", "-1s"} {
 		t.Run(v, func(t *testing.T) {
-			wantOptionError(t, base+"timeout = "+v+"\n", "neutron", "timeout")
+			_ = wantOptionError(t, base+"timeout = "+v+"\n", "neutron", "timeout")
 		})
 	}
 	for v, want := range map[string]time.Duration{"": DefaultNeutronTimeout, "0.5": 500 * time.Millisecond,
@@ -84,7 +84,7 @@ func TestClusterIDHasNoDefault(t *testing.T) {
 		t.Fatalf("cluster_id = prod-east: %v %v", c, err)
 	}
 	for _, v := range []string{"a,b", "a b", strings.Repeat("x", 201)} {
-		wantOptionError(t, base+"[kubernetes]\ncluster_id = "+v+"\n", "kubernetes", "cluster_id")
+		_ = wantOptionError(t, base+"[kubernetes]\ncluster_id = "+v+"\n", "kubernetes", "cluster_id")
 	}
 }
 
@@ -97,8 +97,8 @@ func TestSweepGracePeriodProtectsYoungPorts(t *testing.T) {
 			}
 		})
 	}
-	wantOptionError(t, base+"[controller]\nsweep_period = -1\n", "controller", "sweep_period")
-	wantOptionError(t, base+"[controller]\nsweep_period = 0\nsweep_grace_period = -1\n", "controller", "sweep_grace_period")
+	_ = wantOptionError(t, base+"[controller]\nsweep_period = -1\n", "controller", "sweep_period")
+	_ = wantOptionError(t, base+"[controller]\nsweep_period = 0\nsweep_grace_period = -1\n", "controller", "sweep_grace_period")
 	for _, conf := range []string{
 		"[controller]\nsweep_grace_period = 30\n",
 		"[controller]\nsweep_grace_period = 10m\n",
@@ -121,9 +121,9 @@ func TestAPIServerCertificateIsVerifiedUnlessExplicitlyNot(t *testing.T) {
 			t.Errorf("ssl_verify_server_crt = %s: %+v %v", v, c, err)
 		}
 	}
-	wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = false\nssl_ca_crt_file = /ca.crt\n",
+	_ = wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = false\nssl_ca_crt_file = /ca.crt\n",
 		"kubernetes", "ssl_verify_server_crt")
-	wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = maybe\n", "kubernetes", "ssl_verify_server_crt")
+	_ = wantOptionError(t, base+"[kubernetes]\nssl_verify_server_crt = maybe\n", "kubernetes", "ssl_verify_server_crt")
 }
 
 func TestParseKubernetesReadsOnlyItsGroup(t *testing.T) {

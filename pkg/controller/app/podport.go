@@ -148,7 +148,7 @@ func clearPortPools(ctx context.Context, c client.Client, log logr.Logger) {
 		return
 	}
 	for i := range list.Items {
-		if err := c.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
+		if err := client.IgnoreNotFound(c.Delete(ctx, &list.Items[i])); err != nil {
 			log.Error(err, "Deleting a KuryrPortPool of an earlier configuration failed", "node", list.Items[i].Name)
 		}
 	}

@@ -235,7 +235,7 @@ func TestPollIntervalGrows(t *testing.T) {
 			LastTransitionTime: metav1.NewTime(time.Now().Add(-age))}}
 		return r.pollInterval(kp)
 	}
-	if a, b, c := at(0), at(time.Minute), at(time.Hour); !(a == 500*time.Millisecond && b > a && c > b && c <= 30*time.Second) {
+	if a, b, c := at(0), at(time.Minute), at(time.Hour); a != 500*time.Millisecond || b <= a || c <= b || c > 30*time.Second {
 		t.Errorf("intervals %v %v %v", a, b, c)
 	}
 }
@@ -244,17 +244,6 @@ func oneRecorded(kp *apiv1.KuryrPort) (p portSpec) {
 	p.Name, p.DeviceID, p.DeviceOwner = kp.Name, kp.Spec.PodUID, "compute:kuryr"
 	p.NetworkID, p.ProjectID = "net-1", "proj-1"
 	return p
-}
-
-func lastIndex(e *env, s string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for i := len(e.trace) - 1; i >= 0; i-- {
-		if e.trace[i] == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestKuryrPortOfUnscheduledPodIsKept: a KuryrPort prepared before the pod is scheduled is

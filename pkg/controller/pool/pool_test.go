@@ -61,7 +61,7 @@ type harness struct {
 }
 
 // newHarness builds a manager over a fake Neutron; start runs it and waits for recovery.
-func newHarness(t *testing.T, min, maxPorts, batch int, objs ...client.Object) *harness {
+func newHarness(t *testing.T, minPorts, maxPorts, batch int, objs ...client.Object) *harness {
 	t.Helper()
 	osc := fake.New()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,7 +69,7 @@ func newHarness(t *testing.T, min, maxPorts, batch int, objs ...client.Object) *
 	m := New(Options{
 		Neutron: osc, Reader: reader(objs...),
 		Spec: testSpec("extra"),
-		Min:  min, Max: maxPorts, Batch: batch,
+		Min:  minPorts, Max: maxPorts, Batch: batch,
 		SyncPeriod: time.Hour, QuotaRetry: time.Hour, Log: testr.New(t),
 	})
 	return &harness{t: t, os: osc, m: m, ctx: ctx}

@@ -28,6 +28,7 @@ func NewKeystone(projects ...keystone.Project) *Keystone {
 // NoKeystone returns a client whose calls return openstack.ErrNotSupported.
 func NoKeystone() *Keystone { return &Keystone{} }
 
+// GetProject implements keystone.Client.
 func (k *Keystone) GetProject(_ context.Context, id string) (*keystone.Project, error) {
 	if err := k.begin(keystone.OpGetProject); err != nil {
 		return nil, err

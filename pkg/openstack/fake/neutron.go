@@ -121,6 +121,7 @@ func (c *Neutron) create(opts neutron.PortCreateOpts) (*neutron.Port, error) {
 	return &cp, nil
 }
 
+// CreatePort implements neutron.Client.
 func (c *Neutron) CreatePort(_ context.Context, opts neutron.PortCreateOpts) (*neutron.Port, error) {
 	if err := c.begin(neutron.OpCreatePort); err != nil {
 		return nil, err
@@ -130,6 +131,7 @@ func (c *Neutron) CreatePort(_ context.Context, opts neutron.PortCreateOpts) (*n
 	return c.create(opts)
 }
 
+// CreatePorts implements neutron.Client.
 func (c *Neutron) CreatePorts(_ context.Context, opts []neutron.PortCreateOpts) ([]neutron.Port, error) {
 	if err := c.begin(neutron.OpBulkCreatePorts); err != nil {
 		return nil, err
@@ -150,6 +152,7 @@ func (c *Neutron) CreatePorts(_ context.Context, opts []neutron.PortCreateOpts) 
 	return out, nil
 }
 
+// GetPort implements neutron.Client.
 func (c *Neutron) GetPort(_ context.Context, id string) (*neutron.Port, error) {
 	if err := c.begin(neutron.OpGetPort); err != nil {
 		return nil, err
@@ -164,6 +167,7 @@ func (c *Neutron) GetPort(_ context.Context, id string) (*neutron.Port, error) {
 	return &cp, nil
 }
 
+// ListPorts implements neutron.Client.
 func (c *Neutron) ListPorts(_ context.Context, f neutron.PortFilter) ([]neutron.Port, error) {
 	if err := c.begin(neutron.OpListPorts); err != nil {
 		return nil, err
@@ -197,6 +201,7 @@ func matches(p *neutron.Port, f neutron.PortFilter) bool {
 		(f.Status == "" || p.Status == f.Status)
 }
 
+// UpdatePort implements neutron.Client.
 func (c *Neutron) UpdatePort(_ context.Context, id string, o neutron.PortUpdateOpts) (*neutron.Port, error) {
 	if err := c.begin(neutron.OpUpdatePort); err != nil {
 		return nil, err
@@ -227,6 +232,7 @@ func (c *Neutron) UpdatePort(_ context.Context, id string, o neutron.PortUpdateO
 	return &cp, nil
 }
 
+// DeletePort implements neutron.Client.
 func (c *Neutron) DeletePort(_ context.Context, id string) error {
 	if err := c.begin(neutron.OpDeletePort); err != nil {
 		return err
@@ -237,6 +243,7 @@ func (c *Neutron) DeletePort(_ context.Context, id string) error {
 	return nil
 }
 
+// ReplacePortTags implements neutron.Client.
 func (c *Neutron) ReplacePortTags(_ context.Context, id string, tags []string) error {
 	if err := c.begin(neutron.OpSetPortTags); err != nil {
 		return err
@@ -251,14 +258,17 @@ func (c *Neutron) ReplacePortTags(_ context.Context, id string, tags []string) e
 	return nil
 }
 
+// GetNetwork implements neutron.Client.
 func (c *Neutron) GetNetwork(_ context.Context, id string) (*neutron.Network, error) {
 	return getCopy(c, neutron.OpGetNetwork, c.networks, "Network", id)
 }
 
+// GetSubnet implements neutron.Client.
 func (c *Neutron) GetSubnet(_ context.Context, id string) (*neutron.Subnet, error) {
 	return getCopy(c, neutron.OpGetSubnet, c.subnets, "Subnet", id)
 }
 
+// GetSecurityGroup implements neutron.Client.
 func (c *Neutron) GetSecurityGroup(_ context.Context, id string) (*neutron.SecurityGroup, error) {
 	return getCopy(c, neutron.OpGetSecurityGrp, c.securityGroups, "Security group", id)
 }

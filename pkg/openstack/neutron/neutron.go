@@ -109,11 +109,11 @@ func (n *neutron) tagsOnCreate(ctx context.Context) (bool, error) {
 }
 
 func (n *neutron) CreatePort(ctx context.Context, opts PortCreateOpts) (*Port, error) {
-	ports, err := n.create(ctx, OpCreatePort, []PortCreateOpts{opts})
+	created, err := n.create(ctx, OpCreatePort, []PortCreateOpts{opts})
 	if err != nil {
 		return nil, err
 	}
-	return &ports[0], nil
+	return &created[0], nil
 }
 
 func (n *neutron) CreatePorts(ctx context.Context, opts []PortCreateOpts) ([]Port, error) {
@@ -176,11 +176,11 @@ func (n *neutron) create(ctx context.Context, op openstack.Op, opts []PortCreate
 
 // undoCreate deletes ports whose tagging failed. The ports a delete could not remove are
 // named in the error, so the caller's log says what is left.
-func (n *neutron) undoCreate(ctx context.Context, ports []Port, cause error) error {
+func (n *neutron) undoCreate(ctx context.Context, created []Port, cause error) error {
 	var left []string
-	for i := range ports {
-		if err := n.DeletePort(context.WithoutCancel(ctx), ports[i].ID); err != nil {
-			left = append(left, ports[i].ID)
+	for i := range created {
+		if err := n.DeletePort(context.WithoutCancel(ctx), created[i].ID); err != nil {
+			left = append(left, created[i].ID)
 		}
 	}
 	if len(left) > 0 {
