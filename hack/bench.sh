@@ -5,7 +5,11 @@
 #      followed by the local plug and the OVS agent's wiring;
 #   2b. the local plug alone (veth + OVS add-port + netns configuration, no agent wait);
 #   3. the same burst with kuryr-go (controller and daemon as processes);
-# then writes JSON results, latency-cdf.png and timeline.png, and prints a table with ratios.
+# every burst ends with the delete of its N pods at once (1 s grace period in every mode),
+# timed until each pod object is gone and, with kuryr-go, until every port it used is
+# released (deleted, or back in its pool; any left after RELEASE_TIMEOUT fails the run);
+# then writes JSON results, latency-cdf.png, delete-cdf.png and timeline.png, and prints a
+# table with ratios and checks.
 #
 # usage: hack/bench.sh [-n PODS] [-o OUTDIR] [-m MODES]
 #   MODES: comma list of bridge,neutron,plug,kuryr,kuryr-pools (default all)
@@ -14,12 +18,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=50 OUT="" MODES=bridge,neutron,plug,kuryr,kuryr-pools
 while getopts "n:o:m:" o; do
-  case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; m) MODES=$OPTARG ;; *) sed -n '2,9p' "$0"; exit 2 ;; esac
+  case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; m) MODES=$OPTARG ;; *) sed -n '2,16p' "$0"; exit 2 ;; esac
 done
 OUT=${OUT:-bench-results/n$N-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 TB=hack/testbed.sh
 export PATH=/usr/local/go/bin:$PATH
+# Ports not released this long after a burst's delete fail the run: 2 min, N s for N over 120.
+RELEASE_TIMEOUT=$((N > 120 ? N : 120))s
+FAILED=""
 has() { [[ ",$MODES," == *",$1,"* ]]; }
 say() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -106,7 +113,7 @@ if has kuryr; then
   $TB kuryr-start "$BENCH_CONF"
   quiet
   $TB exec "$CTL" --config "$BENCH_CONF" bench pods --mode kuryr --pods "$N" --out "$OUT/kuryr.json" \
-    --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
+    --release-timeout "$RELEASE_TIMEOUT" --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
     --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni
 fi
 
@@ -133,14 +140,15 @@ if has kuryr-pools; then
   quiet
   rc=0
   $TB exec "$CTL" --config "$POOL_CONF" bench pods --mode kuryr-pools --pods "$N" --out "$OUT/kuryr-pools.json" \
-    --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
+    --release-timeout "$RELEASE_TIMEOUT" --process "controller=$RUN/kuryr-controller.pid" --process "daemon=$RUN/kuryr-daemon.pid" \
     --controller-metrics http://127.0.0.1:9654/metrics --daemon-events http://127.0.0.1:8090/debug/cni || rc=$?
   # Stop the pools first so nothing refills them, then delete every free pool port.
   $TB kuryr-stop
   $TB exec "$CTL" --config "$POOL_CONF" --timeout 10m pools drain --any-status "$NODE_NAME"
-  [ $rc = 0 ] || say "kuryr-pools burst failed (rc $rc)"
+  [ $rc = 0 ] || { say "kuryr-pools burst failed (rc $rc)"; FAILED="kuryr-pools"; }
 fi
 
 $TB exec "$CTL" bench report "$OUT"
-say "plots: $OUT/latency-cdf.png $OUT/timeline.png; JSON: $OUT/*.json"
+say "plots: $OUT/latency-cdf.png $OUT/delete-cdf.png $OUT/timeline.png; JSON: $OUT/*.json"
 if has kuryr || has kuryr-pools; then $TB kuryr-start >/dev/null; fi   # back to the testbed's own configuration
+if [ -n "$FAILED" ]; then say "FAILED: $FAILED (see above)"; exit 1; fi

@@ -58,9 +58,11 @@ func TestReportRatiosAndPlots(t *testing.T) {
 	mk := func(mode string, ready ...float64) BurstResult {
 		b := BurstResult{Kind: "burst", Mode: mode, Pods: len(ready), Start: start}
 		for i, r := range ready {
-			b.Samples = append(b.Samples, PodSample{Name: fmt.Sprint(i), Created: start, Stages: map[string]float64{StageReady: r, StageCNIAdded: r / 2}})
+			b.Samples = append(b.Samples, PodSample{Name: fmt.Sprint(i), Created: start, Stages: map[string]float64{StageReady: r, StageCNIAdded: r / 2},
+				Gone: 2 * r})
 		}
 		b.Summary = summarizeStages(b.Samples)
+		b.setPods(b.Samples)
 		b.AllReady = ready[len(ready)-1]
 		b.PodsPerSecond = float64(len(ready)) / b.AllReady
 		return b
@@ -84,6 +86,10 @@ func TestReportRatiosAndPlots(t *testing.T) {
 		"kuryr/all_ready_vs_bridge":                2,
 		"kuryr/pods_per_second_vs_neutron_creates": 0.5,
 		"kuryr/cni_add_p50_vs_local_plug_p50":      2, // CNI ADD p50 0.5 (nearest rank of 0.5, 1) / 0.25
+		"kuryr/pods_gone_vs_bridge":                2, // last pod gone 4 / 2
+	}
+	if c := r.Checks(); len(c) != 1 || !c["kuryr"+CheckPodsGone] { // 4 <= 2*2 + 1
+		t.Errorf("checks %v", c)
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -93,7 +99,7 @@ func TestReportRatiosAndPlots(t *testing.T) {
 	if err := r.Plot(dir); err != nil {
 		t.Fatalf("Plot: %v", err)
 	}
-	for _, f := range []string{"latency-cdf.png", "timeline.png"} {
+	for _, f := range []string{"latency-cdf.png", "delete-cdf.png", "timeline.png"} {
 		if m, _ := filepath.Glob(filepath.Join(dir, f)); len(m) != 1 {
 			t.Errorf("%s not written", f)
 		}

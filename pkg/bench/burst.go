@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -29,7 +28,9 @@ type BurstOptions struct {
 	NodeName     string // empty: let the scheduler place the pods
 	Parallel     int    // concurrent create requests
 	ReadyTimeout time.Duration
-	GoneTimeout  time.Duration
+	// GoneTimeout bounds the wait for the pods and KuryrPorts to be gone after the delete,
+	// ReleaseTimeout the wait for the burst's Neutron ports to be released.
+	GoneTimeout, ReleaseTimeout time.Duration
 	// Neutron, when set, is used to read the ports' created_at and to check that no port
 	// of the burst is left behind. ProjectID narrows the listing.
 	Neutron   neutron.Client
@@ -38,16 +39,20 @@ type BurstOptions struct {
 	CNIEvents func(ctx context.Context) (map[string]CNIAdd, error)
 }
 
-// tracker records, per pod name, the first time each stage was seen.
+// tracker records, per pod name, the first time each stage was seen, when the pod object
+// was gone and the Neutron ports its KuryrPort recorded.
 type tracker struct {
 	mu      sync.Mutex
 	created map[string]time.Time
 	seen    map[string]map[string]time.Time
 	uids    map[string]string
+	gone    map[string]time.Time
+	ports   map[string]bool
 }
 
 func newTracker() *tracker {
-	return &tracker{created: map[string]time.Time{}, seen: map[string]map[string]time.Time{}, uids: map[string]string{}}
+	return &tracker{created: map[string]time.Time{}, seen: map[string]map[string]time.Time{}, uids: map[string]string{},
+		gone: map[string]time.Time{}, ports: map[string]bool{}}
 }
 
 func (t *tracker) mark(pod, stage string, at time.Time) {
@@ -82,8 +87,8 @@ func (t *tracker) count(stage string) int {
 	return n
 }
 
-// RunBurst creates opts.Pods pods at once, waits until all are Ready, deletes them and waits
-// until they, their KuryrPorts and their Neutron ports are gone.
+// RunBurst creates opts.Pods pods at once, waits until all are Ready, deletes them at once and
+// waits until they and their KuryrPorts are gone and their Neutron ports released.
 func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts BurstOptions) (*BurstResult, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 10
@@ -98,8 +103,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 		if deleting {
 			return
 		}
-		if err := c.DeleteAllOf(context.WithoutCancel(ctx), &corev1.Pod{}, client.InNamespace(opts.Namespace),
-			client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode}, client.GracePeriodSeconds(0)); err != nil {
+		if err := deletePods(context.WithoutCancel(ctx), c, opts, 0); err != nil {
 			log.Error(err, "Deleting the pods of an unfinished burst failed")
 		}
 	}()
@@ -158,7 +162,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	deadline := time.Now().Add(opts.ReadyTimeout)
 	for tr.count(StageReady) < opts.Pods {
 		if time.Now().After(deadline) {
-			res.FailedPods = notReady(tr)
+			res.FailedPods = notReady(tr, opts.Pods)
 			log.Info("Pods not Ready in time", "ready", tr.count(StageReady), "pods", opts.Pods, "timeout", opts.ReadyTimeout)
 			break
 		}
@@ -195,12 +199,14 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	res.Samples = samples(tr)
 	res.Summary = summarizeStages(res.Samples)
 
+	// All pods at once, the same way in every mode; until this request succeeded, the
+	// clean-up above still runs.
 	start := time.Now()
+	if err := deletePods(ctx, c, opts, DeleteGraceSeconds); err != nil {
+		return res, err
+	}
 	deleting = true
-	left, err := deleteAndWait(ctx, c, opts, tr)
-	res.DeleteSeconds = time.Since(start).Seconds()
-	res.PortsLeft = left
-	if err != nil {
+	if err := waitDeleted(ctx, c, opts, tr, res, start); err != nil {
 		return res, err
 	}
 	if len(res.FailedPods) > 0 {
@@ -209,9 +215,13 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	return res, nil
 }
 
-func (t *tracker) onPod(obj runtime.Object, at time.Time) {
+func (t *tracker) onPod(ev watch.EventType, obj runtime.Object, at time.Time) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
+		return
+	}
+	if ev == watch.Deleted {
+		t.markGone(p.Name, string(p.UID), at)
 		return
 	}
 	if p.Spec.NodeName != "" {
@@ -224,22 +234,28 @@ func (t *tracker) onPod(obj runtime.Object, at time.Time) {
 	}
 }
 
-func (t *tracker) onKuryrPort(obj runtime.Object, at time.Time) {
+func (t *tracker) onKuryrPort(ev watch.EventType, obj runtime.Object, at time.Time) {
 	kp, ok := obj.(*apiv1.KuryrPort)
-	if !ok {
+	if !ok || ev == watch.Deleted {
 		return
 	}
 	for _, v := range kp.Status.VIFs {
 		t.mark(kp.Name, StageVIFRecorded, at)
+		if v.VIF.ID != "" {
+			t.mu.Lock()
+			t.ports[v.VIF.ID] = true
+			t.mu.Unlock()
+		}
 		if v.VIF.Active {
 			t.mark(kp.Name, StagePortActive, at)
 		}
 	}
 }
 
-// watchLoop watches list's kind in ns and calls fn with each object and the time it arrived,
-// re-establishing the watch until ctx ends.
-func watchLoop(ctx context.Context, log logr.Logger, c client.WithWatch, list client.ObjectList, ns string, fn func(runtime.Object, time.Time)) {
+// watchLoop watches list's kind in ns and calls fn with each added, modified or deleted
+// object and the time it arrived, re-establishing the watch until ctx ends.
+func watchLoop(ctx context.Context, log logr.Logger, c client.WithWatch, list client.ObjectList, ns string,
+	fn func(watch.EventType, runtime.Object, time.Time)) {
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, list, client.InNamespace(ns))
 		if err != nil {
@@ -248,8 +264,9 @@ func watchLoop(ctx context.Context, log logr.Logger, c client.WithWatch, list cl
 			continue
 		}
 		for ev := range w.ResultChan() {
-			if ev.Type == watch.Added || ev.Type == watch.Modified {
-				fn(ev.Object, time.Now())
+			switch ev.Type {
+			case watch.Added, watch.Modified, watch.Deleted:
+				fn(ev.Type, ev.Object, time.Now())
 			}
 		}
 		w.Stop()
@@ -258,7 +275,7 @@ func watchLoop(ctx context.Context, log logr.Logger, c client.WithWatch, list cl
 
 func benchPod(opts BurstOptions, name string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: map[string]string{"app": "kuryr-bench", "mode": opts.Mode}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: burstLabels(opts)},
 		Spec: corev1.PodSpec{
 			NodeName:                      opts.NodeName,
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
@@ -287,7 +304,7 @@ func ensureNamespace(ctx context.Context, c client.Client, name string) error {
 	return fmt.Errorf("namespace %s has no default service account (is kube-controller-manager running?)", name)
 }
 
-func notReady(tr *tracker) []string {
+func notReady(tr *tracker, n int) []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var out []string
@@ -342,51 +359,6 @@ func markPortCreated(ctx context.Context, log logr.Logger, opts BurstOptions, tr
 		// A pooled port was created before its pod: that stage does not apply to it.
 		if at, ok := byUID[uid]; ok && !at.IsZero() && !at.Before(tr.createdAt(name)) {
 			tr.mark(name, StagePortCreated, at)
-		}
-	}
-}
-
-// deleteAndWait deletes the burst's pods and waits until pods, KuryrPorts and Neutron ports
-// are gone; it returns how many Neutron ports of the burst are left.
-func deleteAndWait(ctx context.Context, c client.Client, opts BurstOptions, tr *tracker) (int, error) {
-	if err := c.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(opts.Namespace),
-		client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode}, client.GracePeriodSeconds(0)); err != nil {
-		return -1, fmt.Errorf("deleting the burst's pods: %w", err)
-	}
-	tr.mu.Lock()
-	uids := map[string]bool{}
-	for _, u := range tr.uids {
-		uids[u] = true
-	}
-	tr.mu.Unlock()
-	deadline := time.Now().Add(opts.GoneTimeout)
-	for {
-		var pods corev1.PodList
-		var kps apiv1.KuryrPortList
-		var kerr, nerr error
-		perr := c.List(ctx, &pods, client.InNamespace(opts.Namespace), client.MatchingLabels{"app": "kuryr-bench", "mode": opts.Mode})
-		left := 0
-		if opts.Neutron != nil {
-			kerr = c.List(ctx, &kps, client.InNamespace(opts.Namespace))
-			var ports []neutron.Port
-			ports, nerr = opts.Neutron.ListPorts(ctx, neutron.PortFilter{DeviceOwner: neutron.DeviceOwnerKuryr, ProjectID: opts.ProjectID})
-			for _, p := range ports {
-				if uids[p.DeviceID] {
-					left++
-				}
-			}
-		}
-		if err := errors.Join(perr, kerr, nerr); err == nil && len(pods.Items) == 0 && len(kps.Items) == 0 && left == 0 {
-			return 0, nil
-		}
-		if time.Now().After(deadline) {
-			return left, fmt.Errorf("after %s: %d pods, %d KuryrPorts and %d Neutron ports of the burst are left",
-				opts.GoneTimeout, len(pods.Items), len(kps.Items), left)
-		}
-		select {
-		case <-ctx.Done():
-			return left, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

@@ -94,6 +94,9 @@ func (r *Results) Ratios() map[string]float64 {
 		if bridge != nil && bridge.AllReady > 0 {
 			out[b.Mode+"/all_ready_vs_bridge"] = b.AllReady / bridge.AllReady
 		}
+		if bridge != nil && bridge.DeleteLast > 0 && b.DeleteLast > 0 {
+			out[b.Mode+"/pods_gone_vs_bridge"] = b.DeleteLast / bridge.DeleteLast
+		}
 		if r.Neutron != nil && r.Neutron.PerSecond > 0 {
 			out[b.Mode+"/pods_per_second_vs_neutron_creates"] = b.PodsPerSecond / r.Neutron.PerSecond
 		}
@@ -103,6 +106,35 @@ func (r *Results) Ratios() map[string]float64 {
 		if s, ok := b.Summary[StageCNIAdded]; ok && r.Plug != nil && r.Plug.Latency.P50 > 0 {
 			out[b.Mode+"/cni_add_p50_vs_local_plug_p50"] = s.P50 / r.Plug.Latency.P50
 		}
+	}
+	return out
+}
+
+// CheckPodsGone is the key suffix of the delete phase's acceptance check in Checks.
+const CheckPodsGone = "/pods_gone_last_within_2x_bridge_plus_1s"
+
+// Checks returns the acceptance checks of the run: for each mode, whether the last pod object
+// of its burst was gone within twice the bridge floor's time plus one second (false if any
+// pod object was left).
+func (r *Results) Checks() map[string]bool {
+	out := map[string]bool{}
+	bridge := r.burst("bridge")
+	if bridge == nil || bridge.DeleteLast <= 0 || bridge.PodsLeft > 0 {
+		return out
+	}
+	for _, b := range r.Bursts {
+		if b.Mode != "bridge" && b.DeleteGraceSeconds > 0 {
+			out[b.Mode+CheckPodsGone] = b.PodsLeft == 0 && PodsGoneWithin(b.DeleteLast, bridge.DeleteLast)
+		}
+	}
+	return out
+}
+
+// DeleteSummaries returns the delete phase of each mode.
+func (r *Results) DeleteSummaries() map[string]DeleteSummary {
+	out := map[string]DeleteSummary{}
+	for _, b := range r.Bursts {
+		out[b.Mode] = b.DeleteSummary
 	}
 	return out
 }
@@ -127,7 +159,7 @@ func (r *Results) PrintTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "mode\tall Ready (s)\tpods/s\tdelete (s)\tports left\tprocesses (CPU s, peak RSS MiB)\tNeutron calls")
+	fmt.Fprintln(tw, "mode\tall Ready (s)\tpods/s\tpods gone p50/p99/last (s)\tports released (s)\tports left\tprocesses (CPU s, peak RSS MiB)\tNeutron calls")
 	for _, b := range r.Bursts {
 		var procs, calls []string
 		for _, p := range b.Processes {
@@ -137,8 +169,15 @@ func (r *Results) PrintTable(w io.Writer) {
 			calls = append(calls, fmt.Sprintf("%s=%.0f", k, v))
 		}
 		sort.Strings(calls)
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\n", b.Mode, b.AllReady, b.PodsPerSecond, b.DeleteSeconds,
-			b.PortsLeft, strings.Join(procs, ", "), strings.Join(calls, " "))
+		released, left := "–", "–"
+		if b.PortsReleasedLast != nil {
+			released = fmt.Sprintf("%.2f", *b.PortsReleasedLast)
+		}
+		if b.PortsLeft != nil {
+			left = fmt.Sprint(*b.PortsLeft)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f/%.2f/%.2f\t%s\t%s\t%s\t%s\n", b.Mode, b.AllReady, b.PodsPerSecond,
+			b.DeleteP50, b.DeleteP99, b.DeleteLast, released, left, strings.Join(procs, ", "), strings.Join(calls, " "))
 	}
 	tw.Flush()
 	for _, b := range r.Bursts {
@@ -169,13 +208,12 @@ func (r *Results) PrintTable(w io.Writer) {
 			r.Plug.Latency.P50, r.Plug.Latency.P99, r.Plug.Count)
 	}
 	ratios := r.Ratios()
-	keys := make([]string, 0, len(ratios))
-	for k := range ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(ratios) {
 		fmt.Fprintf(w, "ratio %s = %.2f\n", k, ratios[k])
+	}
+	checks := r.Checks()
+	for _, k := range sortedKeys(checks) {
+		fmt.Fprintf(w, "check %s = %v\n", k, checks[k])
 	}
 }
 
@@ -185,42 +223,71 @@ var palette = []color.Color{
 	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255},
 }
 
-// Plot writes latency-cdf.png (pod Ready and CNI ADD latency per mode) and timeline.png (each
-// pod of each burst from create to Ready) into dir.
-func (r *Results) Plot(dir string) error {
+// cdfSeries is one line of a CDF plot: its label and values.
+type cdfSeries struct {
+	label string
+	xs    []float64
+}
+
+// plotCDF writes the CDF of each series, one line each, to path.
+func plotCDF(path, title, xLabel, yLabel string, series []cdfSeries) error {
 	p := plot.New()
-	p.Title.Text = "Pod latency CDF (seconds since create)"
-	p.X.Label.Text = "seconds"
-	p.Y.Label.Text = "fraction of pods"
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
 	p.Add(plotter.NewGrid())
-	ci := 0
-	for _, b := range r.Bursts {
-		for _, st := range []string{StageReady, StageCNIAdded} {
-			xs := stageValues(b.Samples, st)
-			if len(xs) == 0 {
-				continue
-			}
-			sort.Float64s(xs)
-			pts := make(plotter.XYs, len(xs))
-			for i, x := range xs {
-				pts[i] = plotter.XY{X: x, Y: float64(i+1) / float64(len(xs))}
-			}
-			l, err := plotter.NewLine(pts)
-			if err != nil {
-				return err
-			}
-			l.Color = palette[ci%len(palette)]
-			l.Width = vg.Points(1.5)
-			ci++
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("%s %s (N=%d)", b.Mode, st, b.Pods), l)
+	for ci, s := range series {
+		xs := append([]float64(nil), s.xs...)
+		sort.Float64s(xs)
+		pts := make(plotter.XYs, len(xs))
+		for i, x := range xs {
+			pts[i] = plotter.XY{X: x, Y: float64(i+1) / float64(len(xs))}
 		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[ci%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(s.label, l)
 	}
 	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, 1
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.YOffs = vg.Points(40)
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, filepath.Join(dir, "latency-cdf.png")); err != nil {
-		return fmt.Errorf("saving the CDF plot: %w", err)
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+		return fmt.Errorf("saving the plot %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// Plot writes into dir latency-cdf.png (pod Ready and CNI ADD latency per mode),
+// delete-cdf.png (per mode, each pod object gone and each Neutron port released after the
+// delete request) and timeline.png (each pod of each burst from create to Ready).
+func (r *Results) Plot(dir string) error {
+	var latency, del []cdfSeries
+	for _, b := range r.Bursts {
+		for _, st := range []string{StageReady, StageCNIAdded} {
+			if xs := stageValues(b.Samples, st); len(xs) > 0 {
+				latency = append(latency, cdfSeries{fmt.Sprintf("%s %s (N=%d)", b.Mode, st, b.Pods), xs})
+			}
+		}
+		if gone := goneValues(b.Samples); len(gone) > 0 {
+			del = append(del, cdfSeries{fmt.Sprintf("%s pod gone (N=%d)", b.Mode, b.Pods), gone})
+		}
+		if len(b.PortReleases) > 0 {
+			del = append(del, cdfSeries{fmt.Sprintf("%s port released (%d)", b.Mode, len(b.PortReleases)), b.PortReleases})
+		}
+	}
+	if err := plotCDF(filepath.Join(dir, "latency-cdf.png"), "Pod latency CDF (seconds since create)",
+		"seconds", "fraction of pods", latency); err != nil {
+		return err
+	}
+	if len(del) > 0 { // results of a run without the delete phase have none
+		if err := plotCDF(filepath.Join(dir, "delete-cdf.png"), "Delete CDF (seconds since the delete request)",
+			"seconds", "fraction of pods or ports", del); err != nil {
+			return err
+		}
 	}
 
 	t := plot.New()

@@ -32,6 +32,8 @@ type PodSample struct {
 	UID     string             `json:"uid,omitempty"`
 	Created time.Time          `json:"created"`
 	Stages  map[string]float64 `json:"stages"`
+	// Gone is the time from the burst's delete request until the pod object was gone.
+	Gone float64 `json:"goneSeconds,omitempty"`
 }
 
 // Process is the resource use of one of our processes during a run.
@@ -44,23 +46,86 @@ type Process struct {
 
 // BurstResult is one burst of pods in one mode.
 type BurstResult struct {
-	Kind          string             `json:"kind"` // "burst"
-	Mode          string             `json:"mode"` // kuryr, kuryr-pools, bridge
-	Pods          int                `json:"pods"`
-	Start         time.Time          `json:"start"`
-	AllReady      float64            `json:"allReadySeconds"`
-	PodsPerSecond float64            `json:"podsPerSecond"`
-	DeleteSeconds float64            `json:"deleteSeconds"`
-	PortsLeft     int                `json:"portsLeft"`
-	Samples       []PodSample        `json:"samples"`
-	Summary       map[string]Summary `json:"summary"`
-	NeutronCalls  map[string]float64 `json:"neutronCalls,omitempty"` // operation/result -> count during the run
-	Processes     []Process          `json:"processes,omitempty"`
+	Kind          string    `json:"kind"` // "burst"
+	Mode          string    `json:"mode"` // kuryr, kuryr-pools, bridge
+	Pods          int       `json:"pods"`
+	Start         time.Time `json:"start"`
+	AllReady      float64   `json:"allReadySeconds"`
+	PodsPerSecond float64   `json:"podsPerSecond"`
+	DeleteSummary
+	// PortReleases is, per Neutron port the burst used, the time from the delete request
+	// until it was seen released (kuryr modes).
+	PortReleases []float64          `json:"portReleasedSeconds,omitempty"`
+	Samples      []PodSample        `json:"samples"`
+	Summary      map[string]Summary `json:"summary"`
+	NeutronCalls map[string]float64 `json:"neutronCalls,omitempty"` // operation/result -> count during the run
+	Processes    []Process          `json:"processes,omitempty"`
 	// CPU is where the machine's CPU went from the first create until all pods were Ready.
 	CPU            *CPUUse           `json:"cpu,omitempty"`
 	FailedPods     []string          `json:"failedPods,omitempty"`
 	ConfigSnapshot map[string]string `json:"config,omitempty"`
 }
+
+// DeleteSummary is the delete phase of a burst: once all its pods were Ready, they were
+// deleted with one request (grace period DeleteGraceSeconds in every mode). Seconds count
+// from that request.
+type DeleteSummary struct {
+	DeleteGraceSeconds int64 `json:"delete_grace_seconds"`
+	// Until each pod object was gone: median, 99th percentile and the last one.
+	DeleteP50  float64 `json:"delete_p50"`
+	DeleteP99  float64 `json:"delete_p99"`
+	DeleteLast float64 `json:"delete_last"`
+	// PodsLeft is the number of pod objects not gone within the wait.
+	PodsLeft int `json:"pods_left"`
+	// The Neutron ports the burst used (kuryr modes only): how many, when the last one was
+	// released (deleted, or back in its pool; unset while any is left) and how many were not
+	// released within the bounded wait.
+	Ports             int      `json:"ports,omitempty"`
+	PortsReleasedLast *float64 `json:"ports_released_last,omitempty"`
+	PortsLeft         *int     `json:"ports_left,omitempty"`
+}
+
+// DeleteGraceSeconds is the grace period of a burst's delete, the same in every mode. Not 0:
+// on a zero grace period the API server removes a pod without finalizers at once (a forced
+// delete), before its kubelet has even stopped it, and the bridge floor would measure the
+// API server alone. With 1 s a pod object goes as on any ordinary delete: once the kubelet
+// has stopped its containers (it gives them at least 2 s) and the runtime has torn down its
+// sandbox (CNI DEL).
+const DeleteGraceSeconds = 1
+
+// goneValues returns the gone times of the samples that have one.
+func goneValues(samples []PodSample) []float64 {
+	var gone []float64
+	for _, s := range samples {
+		if s.Gone > 0 {
+			gone = append(gone, s.Gone)
+		}
+	}
+	return gone
+}
+
+// setPods fills the pod part of d from the samples' gone times.
+func (d *DeleteSummary) setPods(samples []PodSample) {
+	gone := goneValues(samples)
+	st := Summarize(gone)
+	d.DeleteGraceSeconds = DeleteGraceSeconds
+	d.DeleteP50, d.DeleteP99, d.DeleteLast = st.P50, st.P99, st.Max
+	d.PodsLeft = len(samples) - len(gone)
+}
+
+// setPorts fills the port part of d from the release times of the ports released and the
+// number of those that were not.
+func (d *DeleteSummary) setPorts(released []float64, left int) {
+	d.Ports, d.PortsLeft, d.PortsReleasedLast = len(released)+left, &left, nil
+	if left == 0 {
+		last := Summarize(released).Max
+		d.PortsReleasedLast = &last
+	}
+}
+
+// PodsGoneWithin is the acceptance check of the delete phase: the last pod object of a
+// burst is gone within twice the bridge floor's time plus one second.
+func PodsGoneWithin(last, bridgeLast float64) bool { return last <= 2*bridgeLast+1 }
 
 // NeutronResult is the raw Neutron port-create reference.
 type NeutronResult struct {
@@ -145,6 +210,16 @@ func summarizeStages(samples []PodSample) map[string]Summary {
 	if len(durations) > 0 {
 		out[CNIAddDuration] = Summarize(durations)
 	}
+	return out
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -27,7 +27,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: pod bursts, the raw Neutron create rate, and a report with plots",
 		Long: "Each subcommand writes one JSON result; `bench report` reads a directory of them, prints a\n" +
-			"table with ratios to the references and writes latency-cdf.png and timeline.png.\n" +
+			"table with ratios to the references and writes latency-cdf.png, delete-cdf.png and timeline.png.\n" +
 			"`make bench` runs the whole sequence on the testbed.",
 	}
 	cmd.AddCommand(newBenchPodsCmd(g), newBenchNeutronCmd(g), newBenchWiredCmd(g), newBenchPlugCmd(), newBenchReportCmd())
@@ -46,7 +46,7 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "pods",
-		Short: "Create a burst of pods, wait until all are Ready, delete them and wait until their ports are gone",
+		Short: "Create a burst of pods, wait until all are Ready, delete them at once and time until they are gone and their ports released",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := funcr.New(func(p, a string) { fmt.Fprintln(os.Stderr, p, a) }, funcr.Options{})
@@ -97,13 +97,20 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 			if err := bench.WriteJSON(out, res); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d pods, all Ready in %.2fs (%.2f pods/s), deleted in %.2fs, %d ports left -> %s\n",
-				res.Mode, res.Pods, res.AllReady, res.PodsPerSecond, res.DeleteSeconds, res.PortsLeft, out)
+			ports := ""
+			if res.PortsLeft != nil {
+				ports = fmt.Sprintf(", %d ports left", *res.PortsLeft)
+			}
+			if res.PortsReleasedLast != nil {
+				ports = fmt.Sprintf(", %d ports released in %.2fs%s", res.Ports, *res.PortsReleasedLast, ports)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d pods, all Ready in %.2fs (%.2f pods/s), pods gone p50 %.2fs p99 %.2fs last %.2fs%s -> %s\n",
+				res.Mode, res.Pods, res.AllReady, res.PodsPerSecond, res.DeleteP50, res.DeleteP99, res.DeleteLast, ports, out)
 			if runErr != nil {
 				return runErr
 			}
-			if res.PortsLeft != 0 {
-				return fmt.Errorf("%d Neutron ports of the burst were left behind", res.PortsLeft)
+			if res.PortsLeft != nil && *res.PortsLeft != 0 {
+				return fmt.Errorf("%d Neutron ports of the burst were not released", *res.PortsLeft)
 			}
 			return nil
 		},
@@ -116,7 +123,9 @@ func newBenchPodsCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.NodeName, "node", "", "bind the pods to this node (default: the scheduler places them)")
 	f.IntVar(&opts.Parallel, "parallel", 10, "concurrent create requests")
 	f.DurationVar(&opts.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long to wait for all pods to be Ready")
-	f.DurationVar(&opts.GoneTimeout, "gone-timeout", 5*time.Minute, "how long to wait for pods and ports to be gone")
+	f.DurationVar(&opts.GoneTimeout, "gone-timeout", 5*time.Minute, "how long to wait for the pods and KuryrPorts to be gone after the delete")
+	f.DurationVar(&opts.ReleaseTimeout, "release-timeout", 2*time.Minute,
+		"how long to wait after the delete for the burst's Neutron ports to be released (deleted, or back in their pool); any left fails the run")
 	f.StringVar(&out, "out", "burst.json", "result file")
 	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	f.StringSliceVar(&pidFiles, "process", nil, "NAME=PIDFILE of a process whose CPU and peak RSS to report (repeatable)")
@@ -242,7 +251,7 @@ func newBenchPlugCmd() *cobra.Command {
 func newBenchReportCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "report DIR",
-		Short: "Print the table and write the plots and summary.json for the results in DIR",
+		Short: "Print the table and write the plots and summary.json (ratios, delete phase, checks) for the results in DIR",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := bench.LoadDir(args[0])
@@ -253,7 +262,7 @@ func newBenchReportCmd() *cobra.Command {
 			if err := r.Plot(args[0]); err != nil {
 				return err
 			}
-			summary := map[string]any{"results": r, "ratios": r.Ratios()}
+			summary := map[string]any{"results": r, "ratios": r.Ratios(), "delete": r.DeleteSummaries(), "checks": r.Checks()}
 			return bench.WriteJSON(filepath.Join(args[0], "summary.json"), summary)
 		},
 	}
