@@ -57,8 +57,8 @@ func testNamespace(t *testing.T, c client.Client, name string) {
 	t.Cleanup(func() { _ = c.Delete(context.Background(), ns) })
 }
 
-// createPod starts a busybox pod and waits until it is Running.
-func createPod(t *testing.T, c client.Client, ns, name string) *corev1.Pod {
+// createPod starts a busybox pod, changed by each of mods, and waits until it is Running.
+func createPod(t *testing.T, c client.Client, ns, name string, mods ...func(*corev1.Pod)) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	zero := int64(0)
@@ -71,6 +71,9 @@ func createPod(t *testing.T, c client.Client, ns, name string) *corev1.Pod {
 				Command: []string{"sleep", "3600"},
 			}},
 		},
+	}
+	for _, mod := range mods {
+		mod(pod)
 	}
 	if err := c.Create(ctx, pod); err != nil {
 		t.Fatal(err)
