@@ -162,7 +162,7 @@ func RunBurst(ctx context.Context, log logr.Logger, c client.WithWatch, opts Bur
 	deadline := time.Now().Add(opts.ReadyTimeout)
 	for tr.count(StageReady) < opts.Pods {
 		if time.Now().After(deadline) {
-			res.FailedPods = notReady(tr, opts.Pods)
+			res.FailedPods = notReady(tr)
 			log.Info("Pods not Ready in time", "ready", tr.count(StageReady), "pods", opts.Pods, "timeout", opts.ReadyTimeout)
 			break
 		}
@@ -304,7 +304,7 @@ func ensureNamespace(ctx context.Context, c client.Client, name string) error {
 	return fmt.Errorf("namespace %s has no default service account (is kube-controller-manager running?)", name)
 }
 
-func notReady(tr *tracker, n int) []string {
+func notReady(tr *tracker) []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var out []string

@@ -19,7 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kuryrv1 "github.com/kuryr-go/kuryr-go/api/v1"
+	apiv1 "github.com/kuryr-go/kuryr-go/api/v1"
 )
 
 // pinger pings an address every 200 ms from a testbed VM's namespace and records when
@@ -211,7 +211,7 @@ func TestDeletedKuryrPortKeepsRunningPodConnected(t *testing.T) {
 	deleted := time.Since(start)
 	var recorded time.Duration
 	for recorded == 0 {
-		kp := &kuryrv1.KuryrPort{}
+		kp := &apiv1.KuryrPort{}
 		err := kc.Get(ctx, client.ObjectKeyFromObject(old), kp)
 		if err == nil && kp.UID != old.UID && len(kp.Status.VIFs) > 0 {
 			if id := defaultVIF(t, kp).ID; id != portID {
@@ -228,9 +228,9 @@ func TestDeletedKuryrPortKeepsRunningPodConnected(t *testing.T) {
 	}
 	var events corev1.EventList
 	if err := kc.List(ctx, &events, client.InNamespace("default"), client.MatchingFields{
-		"involvedObject.uid": string(pod.UID), "reason": kuryrv1.ReasonPortKept,
+		"involvedObject.uid": string(pod.UID), "reason": apiv1.ReasonPortKept,
 	}); err != nil || len(events.Items) == 0 {
-		t.Errorf("no %s Event on pod %s (%v)", kuryrv1.ReasonPortKept, name, err)
+		t.Errorf("no %s Event on pod %s (%v)", apiv1.ReasonPortKept, name, err)
 	}
 	time.Sleep(3 * time.Second) // traffic goes on once the port is recorded again
 	end := time.Now()
