@@ -70,7 +70,7 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 		log.Info(kubeclient.InsecureWarning)
 	}
 	ovsClient := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: cfg.OVSVsctl, Timeout: cfg.OVSTimeout, DB: cfg.OVSDB}
-	plugger := &plug.Plugger{Switch: ovsClient}
+	plugger := &plug.Plugger{Switch: ovsClient, Bridge: cfg.Bridge}
 
 	// What is plugged survives in OVS: read it back and drop only ports whose pod is gone.
 	if plugged, err := plugger.Recover(ctx, ovsClient); err != nil {
@@ -111,7 +111,7 @@ func run(ctx context.Context, cfg *config.Config, log logr.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := daemon.DefaultOptions()
 	opts.VIFTimeout, opts.ActiveTimeout, opts.ActiveSignal = cfg.VIFTimeout, cfg.ActiveTimeout, cfg.ActiveSignal
-	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger,
+	svc := &daemon.Service{Ports: src, Pods: src, Plugger: plugger, Bridge: cfg.Bridge,
 		Tags: &ovs.TagSnapshot{Client: ovsClient, MaxAge: opts.PollInterval}, Opts: opts, Metrics: daemon.NewMetrics(reg)}
 	events := daemon.NewEvents(2048)
 	recorder := src.NewRecorder(cfg.NodeName)

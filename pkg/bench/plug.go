@@ -23,7 +23,7 @@ type PlugOptions struct {
 // agent ignores them. The namespaces are created with ip netns and removed afterwards.
 func RunPlug(ctx context.Context, opts PlugOptions) (*PlugResult, error) {
 	sw := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: "ovs-vsctl", Timeout: 10 * time.Second}
-	p := &plug.Plugger{Switch: sw}
+	p := &plug.Plugger{Switch: sw, Bridge: opts.Bridge}
 	var plugLat, unplugLat []float64
 	for i := 0; i < opts.Count; i++ {
 		nsName := fmt.Sprintf("kuryr-bench-plug-%d", i)

@@ -63,7 +63,7 @@ func RunWired(ctx context.Context, oc neutron.Client, opts WiredOptions) (res *W
 		return nil, fmt.Errorf("getting the subnet: %w", err)
 	}
 	sw := &ovs.Client{Runner: ovs.ExecRunner{}, Binary: "ovs-vsctl", Timeout: 10 * time.Second}
-	p := &plug.Plugger{Switch: sw}
+	p := &plug.Plugger{Switch: sw, Bridge: opts.Bridge}
 	tags := &ovs.TagSnapshot{Client: sw, MaxAge: 100 * time.Millisecond}
 	if err := sweepWired(ctx, oc, sw); err != nil { // what an interrupted run left
 		return nil, err

@@ -83,7 +83,7 @@ func TestPlugRealPort(t *testing.T) {
 	vif := n.vifFor(t, p)
 	pod := newPodNS(t)
 	ovsc := ovs.NewClient(10 * time.Second)
-	pl := &plug.Plugger{Switch: ovsc}
+	pl := &plug.Plugger{Switch: ovsc, Bridge: vif.Bridge}
 	ctx := context.Background()
 	req := &plug.Request{VIF: vif, Netns: pod.Path(), IfName: "eth0", ContainerID: "e2e-" + name,
 		PodNamespace: "e2e", PodName: name, PodUID: "uid-" + name, Default: true}

@@ -46,7 +46,8 @@ type Config struct {
 	// it, and the GOMEMLIMIT environment variable wins.
 	MemoryLimitMiB int
 
-	// [neutron_defaults] ovs_bridge: the bridge whose presence makes the daemon ready.
+	// [neutron_defaults] ovs_bridge: the bridge whose presence makes the daemon ready, and the
+	// only bridge it plugs VIFs into.
 	Bridge string
 
 	// [cni_health_server] port and [prometheus_exporter] cni_exporter_port.
@@ -81,7 +82,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&cfg.OVSTimeout, "ovs-timeout", cfg.OVSTimeout, "ovs-vsctl --timeout, at least 1s ([cni_daemon] ovs_vsctl_timeout)")
 	fs.StringVar(&cfg.OVSDB, "ovsdb", "", "ovs-vsctl --db, empty for its default ([cni_daemon] ovsdb_connection)")
 	fs.StringVar(&cfg.OVSVsctl, "ovs-vsctl", cfg.OVSVsctl, "ovs-vsctl binary")
-	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "integration bridge checked for readiness ([neutron_defaults] ovs_bridge)")
+	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "integration bridge: checked for readiness, the only one VIFs are plugged into ([neutron_defaults] ovs_bridge)")
 	fs.StringVar(&cfg.HealthAddr, "health-addr", cfg.HealthAddr, "address of /ready and /alive, empty to disable ([cni_health_server] port, 0 disables)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "address of /metrics, empty to disable ([prometheus_exporter] cni_exporter_port, 0 disables)")
 	fs.BoolVar(&cfg.ParkPoolPorts, "park-pool-ports", cfg.ParkPoolPorts, "plug the node's free pool ports ahead of their pods ([cni_daemon] park_pool_ports)")

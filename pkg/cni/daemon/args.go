@@ -7,6 +7,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/kuryr-go/kuryr-go/pkg/cni/api"
+	"github.com/kuryr-go/kuryr-go/pkg/cni/plug"
 )
 
 // PodRef identifies the pod of a CNI request, from CNI_ARGS.
@@ -62,6 +63,11 @@ func validateRequest(req *api.Request) error {
 	}
 	if req.IfName == "" {
 		return types.NewError(types.ErrInvalidEnvironmentVariables, "CNI_IFNAME is required", "")
+	}
+	if req.Command == api.CmdAdd || req.Command == api.CmdCheck {
+		if err := plug.ValidIfName(req.IfName); err != nil {
+			return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_IFNAME", err.Error())
+		}
 	}
 	if (req.Command == api.CmdAdd || req.Command == api.CmdCheck) && req.Netns == "" {
 		return types.NewError(types.ErrInvalidEnvironmentVariables, "CNI_NETNS is required for "+req.Command, "")

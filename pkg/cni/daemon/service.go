@@ -94,6 +94,9 @@ type Service struct {
 	Tags    TagReader
 	Opts    Options
 	Metrics *Metrics
+	// Bridge is the node's OVS bridge ([neutron_defaults] ovs_bridge): a VIF naming another
+	// is refused. plug.DefaultBridge when empty.
+	Bridge string
 
 	locks keyed.Mutex
 
@@ -140,6 +143,10 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 	if len(vifs) == 0 {
 		return nil, types.NewError(types.ErrInternal, fmt.Sprintf("KuryrPort %s has no default VIF", pod), "")
 	}
+	preqs, err := s.plugRequests(req, pod, kp, vifs)
+	if err != nil {
+		return nil, err
+	}
 
 	success := false
 	defer func() {
@@ -158,8 +165,8 @@ func (s *Service) Add(ctx context.Context, req *api.Request) (*types100.Result, 
 	plugStart := time.Now()
 	var result *types100.Result
 	parked := 0
-	for _, v := range vifs {
-		preq := s.plugRequest(req, pod, kp, v)
+	for i, v := range vifs {
+		preq := preqs[i]
 		res, err := s.Plugger.Plug(ctx, preq)
 		if err != nil {
 			return nil, fmt.Errorf("plugging port %s of pod %s: %w", v.vif.ID, pod, err)
@@ -201,6 +208,11 @@ func (s *Service) Del(ctx context.Context, req *api.Request) error {
 		defer unlock()
 	}
 	ctx = logr.NewContext(ctx, log)
+	if err := plug.ValidIfName(req.IfName); err != nil {
+		// ADD refuses such a name, so nothing can have been plugged under it.
+		log.Info("Nothing to unplug for an invalid CNI_IFNAME", "error", err.Error())
+		return nil
+	}
 	release, err := s.slot(ctx)
 	if err != nil {
 		return err
@@ -232,8 +244,13 @@ func (s *Service) Check(ctx context.Context, req *api.Request) error {
 		return types.NewError(types.ErrUnknownContainer,
 			fmt.Sprintf("KuryrPort %s belongs to pod UID %s, not %s", pod, kp.Spec.PodUID, pod.UID), "")
 	}
-	for _, v := range orderedVIFs(kp, req.IfName) {
-		if err := s.Plugger.Check(ctx, s.plugRequest(req, pod, kp, v)); err != nil {
+	vifs := orderedVIFs(kp, req.IfName)
+	preqs, err := s.plugRequests(req, pod, kp, vifs)
+	if err != nil {
+		return err
+	}
+	for i, v := range vifs {
+		if err := s.Plugger.Check(ctx, preqs[i]); err != nil {
 			return fmt.Errorf("checking port %s of pod %s: %w", v.vif.ID, pod, err)
 		}
 	}
@@ -263,6 +280,25 @@ func orderedVIFs(kp *apiv1.KuryrPort, ifName string) []namedVIF {
 	}
 	sort.Slice(others, func(i, j int) bool { return others[i].ifName < others[j].ifName })
 	return append([]namedVIF{*def}, others...)
+}
+
+// plugRequests builds the plug requests of the pod's VIFs and validates them: a VIF this
+// node does not plug (another bridge, a device name not derived from its port ID, an invalid
+// interface name) fails the whole request before any device is touched.
+func (s *Service) plugRequests(req *api.Request, pod PodRef, kp *apiv1.KuryrPort, vifs []namedVIF) ([]*plug.Request, error) {
+	if err := plug.ValidIfName(req.IfName); err != nil {
+		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_IFNAME", err.Error())
+	}
+	preqs := make([]*plug.Request, 0, len(vifs))
+	for _, v := range vifs {
+		preq := s.plugRequest(req, pod, kp, v)
+		if err := plug.ValidateRequest(preq, s.Bridge); err != nil {
+			return nil, types.NewError(types.ErrInternal,
+				fmt.Sprintf("KuryrPort %s: VIF %s cannot be plugged on this node", pod, v.ifName), err.Error())
+		}
+		preqs = append(preqs, preq)
+	}
+	return preqs, nil
 }
 
 func (s *Service) plugRequest(req *api.Request, pod PodRef, kp *apiv1.KuryrPort, v namedVIF) *plug.Request {

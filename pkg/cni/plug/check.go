@@ -17,7 +17,7 @@ import (
 // this container, the host veth, and inside the namespace the interface with the port's MAC,
 // MTU, addresses and default route.
 func (p *Plugger) Check(ctx context.Context, req *Request) error {
-	if err := validate(req); err != nil {
+	if err := p.validate(req); err != nil {
 		return fmt.Errorf("validating check request: %w", err)
 	}
 	names := NamesFor(req.VIF)

@@ -59,7 +59,7 @@ func ParkedExternalIDs(vif *apiv1.VIF) map[string]string {
 // Park plugs a free pool port ahead of its pod. It is idempotent for a port already parked
 // and fails with ErrInUse when the port is plugged for a pod.
 func (p *Plugger) Park(ctx context.Context, vif *apiv1.VIF) (err error) {
-	if err := validateVIF(vif); err != nil {
+	if err := ValidateVIF(vif, p.Bridge); err != nil {
 		return fmt.Errorf("validating pool port: %w", err)
 	}
 	unlock := p.ports.Lock(vif.ID)

@@ -59,6 +59,9 @@ type Result struct {
 // Plugger plugs and unplugs pods.
 type Plugger struct {
 	Switch Switch
+	// Bridge is the only OVS bridge VIFs may name ([neutron_defaults] ovs_bridge);
+	// DefaultBridge when empty.
+	Bridge string
 
 	// ports serialises the work on one Neutron port (parking and plugging).
 	ports keyed.Mutex
@@ -69,12 +72,10 @@ type Names struct {
 	Tap, Bridge, QVB, QVO string
 }
 
-// NamesFor returns the device names of a VIF, from the api helpers.
+// NamesFor returns the device names of a VIF, derived from its port ID with the api helpers
+// (the VIF's own vifName is never used: validation refuses one that differs).
 func NamesFor(vif *apiv1.VIF) Names {
-	n := Names{Tap: vif.VIFName}
-	if n.Tap == "" {
-		n.Tap = apiv1.VIFNameForPort(vif.ID)
-	}
+	n := Names{Tap: apiv1.VIFNameForPort(vif.ID)}
 	if vif.PlugMode == apiv1.PlugModeHybrid {
 		n.Bridge, n.QVB, n.QVO = apiv1.HybridNames(vif.ID)
 	}
@@ -89,38 +90,8 @@ func (n Names) OVSPort() string {
 	return n.Tap
 }
 
-func validate(req *Request) error {
-	switch {
-	case req.Netns == "":
-		return errors.New("no network namespace")
-	case req.IfName == "":
-		return errors.New("no interface name")
-	case req.ContainerID == "":
-		return errors.New("no container ID")
-	}
-	return validateVIF(req.VIF)
-}
-
-// validateVIF checks what plugging a VIF needs, with or without a sandbox.
-func validateVIF(vif *apiv1.VIF) error {
-	switch {
-	case vif == nil:
-		return errors.New("no VIF")
-	case vif.ID == "":
-		return errors.New("VIF has no port ID")
-	case vif.Bridge == "":
-		return fmt.Errorf("VIF %s has no bridge", vif.ID)
-	}
-	if _, err := net.ParseMAC(vif.Address); err != nil {
-		return fmt.Errorf("VIF %s has an invalid MAC %q: %w", vif.ID, vif.Address, err)
-	}
-	switch vif.PlugMode {
-	case "", apiv1.PlugModeNative, apiv1.PlugModeHybrid:
-	default:
-		return fmt.Errorf("VIF %s has unsupported plug mode %q", vif.ID, vif.PlugMode)
-	}
-	return nil
-}
+// validate checks a request against the Plugger's bridge.
+func (p *Plugger) validate(req *Request) error { return ValidateRequest(req, p.Bridge) }
 
 // ExternalIDs returns the OVS interface external IDs for a request.
 func ExternalIDs(req *Request) map[string]string {
@@ -145,7 +116,7 @@ func ExternalIDs(req *Request) map[string]string {
 // Plug creates the veth pair, attaches the host side and configures the pod side. On failure
 // everything it created is removed again.
 func (p *Plugger) Plug(ctx context.Context, req *Request) (res *Result, err error) {
-	if err := validate(req); err != nil {
+	if err := p.validate(req); err != nil {
 		return nil, fmt.Errorf("validating plug request: %w", err)
 	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("port", req.VIF.ID)

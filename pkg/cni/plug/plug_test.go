@@ -41,7 +41,8 @@ func TestValidate(t *testing.T) {
 	good := func() *Request {
 		return &Request{VIF: vif("native"), Netns: "/n", IfName: "eth0", ContainerID: "c"}
 	}
-	if err := validate(good()); err != nil {
+	p := &Plugger{}
+	if err := p.validate(good()); err != nil {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Request){
@@ -54,7 +55,7 @@ func TestValidate(t *testing.T) {
 	} {
 		r := good()
 		mutate(r)
-		if err := validate(r); err == nil {
+		if err := p.validate(r); err == nil {
 			t.Errorf("%s: expected an error", name)
 		}
 	}
