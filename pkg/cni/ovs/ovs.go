@@ -162,6 +162,19 @@ func (c *Client) FindInterfaces(ctx context.Context, key, value string) ([]Inter
 	return parseInterfaces(out)
 }
 
+// Interface returns the interface named name; ok is false when there is none.
+func (c *Client) Interface(ctx context.Context, name string) (iface Interface, ok bool, err error) {
+	out, err := c.vsctl(ctx, "--format=json", "--columns=name,external_ids", "find", "Interface", "name="+quote(name))
+	if err != nil {
+		return Interface{}, false, fmt.Errorf("looking up interface %s: %w", name, err)
+	}
+	ifaces, err := parseInterfaces(out)
+	if err != nil || len(ifaces) == 0 {
+		return Interface{}, false, err
+	}
+	return ifaces[0], true, nil
+}
+
 // ListInterfaces returns every interface that has the external ID key set.
 func (c *Client) ListInterfaces(ctx context.Context, key string) ([]Interface, error) {
 	out, err := c.vsctl(ctx, "--format=json", "--columns=name,external_ids", "list", "Interface")

@@ -179,3 +179,17 @@ func TestTimeoutNeverRoundsToZero(t *testing.T) {
 		}
 	}
 }
+
+func TestInterfaceFindsByName(t *testing.T) {
+	c, r := newClient(map[string]fakeAnswer{`name="tapaaaaaaaa-aa"`: {out: findOutput}})
+	got, ok, err := c.Interface(context.Background(), "tapaaaaaaaa-aa")
+	if err != nil || !ok || got.Name != "tapaaaaaaaa-aa" || got.ExternalIDs["iface-id"] != "aaaaaaaa-aaaa" {
+		t.Fatalf("got %v %v %v", got, ok, err)
+	}
+	if args := strings.Join(r.calls[0].args, " "); !strings.Contains(args, `find Interface name="tapaaaaaaaa-aa"`) {
+		t.Fatalf("unexpected command %q", args)
+	}
+	if _, ok, err := c.Interface(context.Background(), "tapbbbbbbbb-bb"); ok || err != nil {
+		t.Fatalf("missing interface: %v %v", ok, err)
+	}
+}

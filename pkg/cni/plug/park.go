@@ -81,6 +81,9 @@ func (p *Plugger) Park(ctx context.Context, vif *apiv1.VIF) (err error) {
 	case tapExists:
 		return ErrInUse
 	}
+	if err := p.checkLeftovers(ctx, vif, names); err != nil {
+		return err
+	}
 	if err := deleteHostLink(parked); err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type Switch interface {
 	AddPort(ctx context.Context, bridge, port string, externalIDs map[string]string) error
 	DelPort(ctx context.Context, port string) error
 	FindInterfaces(ctx context.Context, key, value string) ([]ovs.Interface, error)
+	Interface(ctx context.Context, name string) (ovs.Interface, bool, error)
 	SetExternalIDs(ctx context.Context, iface string, set map[string]string, remove []string) error
 }
 
@@ -139,6 +140,10 @@ func (p *Plugger) Plug(ctx context.Context, req *Request) (res *Result, err erro
 	// devices behind: the names are derived from the port, so they would clash. The OVS port
 	// goes too, so that the agent processes the new device from scratch and the port's tag
 	// (the local "wired" signal) is set anew.
+	// Devices of that name that are not this port's are left alone, and the plug fails.
+	if err := p.checkLeftovers(ctx, req.VIF, names); err != nil {
+		return nil, err
+	}
 	if err := p.Switch.DelPort(ctx, names.OVSPort()); err != nil {
 		return nil, fmt.Errorf("removing leftover OVS port: %w", err)
 	}

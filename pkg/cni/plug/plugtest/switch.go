@@ -97,6 +97,12 @@ func (s *Switch) FindInterfaces(_ context.Context, key, value string) ([]ovs.Int
 	return s.filter(func(i ovs.Interface) bool { return i.ExternalIDs[key] == value }), nil
 }
 
+// Interface returns the port named name.
+func (s *Switch) Interface(_ context.Context, name string) (ovs.Interface, bool, error) {
+	i, ok := s.Port(name)
+	return i, ok, nil
+}
+
 // ListInterfaces returns ports that have key.
 func (s *Switch) ListInterfaces(_ context.Context, key string) ([]ovs.Interface, error) {
 	return s.filter(func(i ovs.Interface) bool { _, ok := i.ExternalIDs[key]; return ok }), nil
