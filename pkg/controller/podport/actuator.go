@@ -10,6 +10,7 @@ import (
 	"github.com/kuryr-go/kuryr-go/pkg/controller/osresource"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/podnet"
 	"github.com/kuryr-go/kuryr-go/pkg/controller/pool"
+	"github.com/kuryr-go/kuryr-go/pkg/openstack"
 	"github.com/kuryr-go/kuryr-go/pkg/openstack/neutron"
 	"github.com/kuryr-go/kuryr-go/pkg/ownership"
 )
@@ -77,7 +78,11 @@ func (a *portActuator) Adoptable(ctx context.Context) ([]neutron.Port, error) {
 }
 
 func (a *portActuator) Create(ctx context.Context) (*neutron.Port, error) {
-	return a.r.newPort(ctx, a.pod, a.target)
+	port, err := a.r.newPort(ctx, a.pod, a.target)
+	if err != nil && openstack.IsRetryable(err) {
+		a.r.update(string(a.pod.UID), func(rec *record) { rec.uncertain = true })
+	}
+	return port, err
 }
 
 // Delete deletes the port, or gives it back to its node's pool.

@@ -21,6 +21,9 @@ type record struct {
 	// last one (its disappearance is ours, not someone else's).
 	replaced   int
 	replacedID string
+	// uncertain says a create failed without an answer (a timeout): Neutron may still make
+	// that port, so the release also looks for ports carrying the pod's UID.
+	uncertain bool
 }
 
 func (r *Reconciler) rec(uid string) *record {
@@ -74,9 +77,20 @@ func (r *Reconciler) forgetIfEmpty(uid string) {
 		return
 	}
 	rec.mu.Lock()
-	empty := rec.portID == "" && rec.carriedID == "" && !rec.ownCreate && rec.replaced == 0
+	empty := rec.portID == "" && rec.carriedID == "" && !rec.ownCreate && rec.replaced == 0 && !rec.uncertain
 	rec.mu.Unlock()
 	if empty {
 		r.records.CompareAndDelete(uid, rec)
 	}
+}
+
+// createUncertain reports whether a create of the pod's port failed without an answer.
+func (r *Reconciler) createUncertain(uid string) bool {
+	rec := r.peek(uid)
+	if rec == nil {
+		return false
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.uncertain
 }

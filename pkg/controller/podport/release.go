@@ -35,14 +35,17 @@ func (r *Reconciler) release(ctx context.Context, pod *corev1.Pod, kp *apiv1.Kur
 	if a.trusted != "" && !slices.Contains(ids, a.trusted) {
 		ids = append(ids, a.trusted)
 	}
-	if len(ids) == 0 && uid != "" {
-		// Nothing recorded: a create may still have happened before a crash.
+	if uid != "" && (len(ids) == 0 || r.createUncertain(uid)) {
+		// Nothing recorded (a create may have happened before a crash), or a create timed
+		// out and Neutron may have made that port after all.
 		ports, err := a.Adoptable(ctx)
 		if err != nil {
 			return r.releaseFailed(ctx, pod, kp, fmt.Errorf("looking for ports to release: %w", err))
 		}
 		for i := range ports {
-			ids = append(ids, ports[i].ID)
+			if !slices.Contains(ids, ports[i].ID) {
+				ids = append(ids, ports[i].ID)
+			}
 		}
 	}
 	for _, id := range ids {

@@ -230,3 +230,35 @@ func TestKuryrPortWithoutPodUIDReleasesNothing(t *testing.T) {
 		t.Errorf("port %s released for a KuryrPort without a pod UID", free.ID)
 	}
 }
+
+// TestPortOfATimedOutCreateIsReleasedToo: a create that timed out may still have been
+// made by Neutron after the retry made another port; the pod's release finds it by the
+// pod's UID, so no port is left for the orphan sweep.
+func TestPortOfATimedOutCreateIsReleasedToo(t *testing.T) {
+	e := newEnv(t, nil, newPod(testPod, testUID))
+	creates := 0
+	e.os.Fail = func(op openstack.Op) error {
+		if op != "create port" {
+			return nil
+		}
+		creates++
+		switch creates {
+		case 1: // the answer never arrives
+			return openstack.NewError(op, openstack.ClassTransient, "context deadline exceeded")
+		case 2: // meanwhile Neutron made the first port after all
+			e.os.Fail = nil
+			_, _ = e.os.CreatePort(context.Background(), e.r.createOpts(e.pod(testPod), e.r.Networks.Targets()[0]))
+		}
+		return nil
+	}
+	_, _ = e.reconcile(testPod)
+	e.mustReconcile(testPod)
+	if n := len(e.os.Ports()); n != 2 {
+		t.Fatalf("%d ports, want the late one and the recorded one", n)
+	}
+	_ = e.k8s.Delete(context.Background(), e.pod(testPod))
+	e.mustReconcile(testPod)
+	if n := len(e.os.Ports()); n != 0 {
+		t.Errorf("%d ports left after the pod went", n)
+	}
+}
