@@ -40,27 +40,6 @@ func (r *Reconciler) peek(uid string) *record {
 
 func (r *Reconciler) forget(uid string) { r.records.Delete(uid) }
 
-// trustedPort returns the port this process knows for the pod, if any.
-func (r *Reconciler) trustedPort(uid string) string {
-	rec := r.peek(uid)
-	if rec == nil {
-		return ""
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.portID
-}
-
-func (r *Reconciler) createdHere(uid string) bool {
-	rec := r.peek(uid)
-	if rec == nil {
-		return false
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.ownCreate
-}
-
 // update runs f on the pod's record under its lock.
 func (r *Reconciler) update(uid string, f func(*record)) {
 	rec := r.rec(uid)
@@ -84,13 +63,28 @@ func (r *Reconciler) forgetIfEmpty(uid string) {
 	}
 }
 
-// createUncertain reports whether a create of the pod's port failed without an answer.
-func (r *Reconciler) createUncertain(uid string) bool {
+// readRecord returns f of the pod's record, read under its lock; the zero value without one.
+func readRecord[T any](r *Reconciler, uid string, f func(*record) T) T {
 	rec := r.peek(uid)
 	if rec == nil {
-		return false
+		var zero T
+		return zero
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	return rec.uncertain
+	return f(rec)
+}
+
+// trustedPort returns the port this process knows for the pod, if any.
+func (r *Reconciler) trustedPort(uid string) string {
+	return readRecord(r, uid, func(rec *record) string { return rec.portID })
+}
+
+func (r *Reconciler) createdHere(uid string) bool {
+	return readRecord(r, uid, func(rec *record) bool { return rec.ownCreate })
+}
+
+// createUncertain reports whether a create of the pod's port failed without an answer.
+func (r *Reconciler) createUncertain(uid string) bool {
+	return readRecord(r, uid, func(rec *record) bool { return rec.uncertain })
 }
